@@ -1,0 +1,130 @@
+"""One typed settings object, read from the environment once per container.
+
+Every field is named after the environment variable that sets it, so an error can name the variable
+a user must fix. Secrets are `SecretStr`: they print as '**********' in reprs, logs and tracebacks.
+Secrets may also be given as SSM parameter names (`*_PARAM`), resolved once per container.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ragfood.errors import ConfigError
+
+
+def _env(name: str, **kwargs):
+    return Field(validation_alias=name, **kwargs)
+
+
+class Settings(BaseSettings):
+    """Everything the core needs; defaults are tuned for the bundled data set (see docs)."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    vector_url: str | None = _env("UPSTASH_VECTOR_REST_URL", default=None)
+    vector_token: SecretStr | None = _env("UPSTASH_VECTOR_REST_TOKEN", default=None)
+    vector_readonly_token: SecretStr | None = _env(
+        "UPSTASH_VECTOR_REST_READONLY_TOKEN", default=None
+    )
+    vector_token_param: str | None = _env("UPSTASH_VECTOR_REST_TOKEN_PARAM", default=None)
+    vector_readonly_token_param: str | None = _env(
+        "UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM", default=None
+    )
+    namespace: str = _env("RAGFOOD_NAMESPACE", default="", max_length=100)
+
+    generator_url: str | None = _env("GENERATOR_URL", default=None)
+    generator_model: str = _env("GENERATOR_MODEL", default="llama3.2", min_length=1)
+    generator_api: Literal["ollama", "openai"] = _env("GENERATOR_API", default="ollama")
+    generator_api_key: SecretStr | None = _env("GENERATOR_API_KEY", default=None)
+    generator_api_key_param: str | None = _env("GENERATOR_API_KEY_PARAM", default=None)
+    generator_timeout_s: float = _env("GENERATOR_TIMEOUT_S", default=30.0, gt=0, le=900)
+    generator_max_tokens: int = _env("GENERATOR_MAX_TOKENS", default=400, ge=16, le=8192)
+
+    vector_timeout_s: float = _env("RAGFOOD_VECTOR_TIMEOUT_S", default=10.0, gt=0, le=600)
+    max_attempts: int = _env("RAGFOOD_MAX_ATTEMPTS", default=4, ge=1, le=10)
+    retry_initial_s: float = _env("RAGFOOD_RETRY_INITIAL_S", default=0.2, ge=0, le=10)
+    retry_max_s: float = _env("RAGFOOD_RETRY_MAX_S", default=4.0, ge=0, le=60)
+
+    top_k: int = _env("RAGFOOD_TOP_K", default=4, ge=1, le=50)
+    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.7, ge=0, le=1)
+    batch_size: int = _env("RAGFOOD_BATCH_SIZE", default=500, ge=1, le=1000)
+    parallelism: int = _env("RAGFOOD_PARALLELISM", default=4, ge=1, le=32)
+    max_delete_fraction: float = _env("RAGFOOD_MAX_DELETE_FRACTION", default=0.5, ge=0, le=1)
+    cache_ttl_s: float = _env("RAGFOOD_CACHE_TTL_S", default=300.0, ge=0)
+    cache_size: int = _env("RAGFOOD_CACHE_SIZE", default=256, ge=0)
+
+    @field_validator("vector_url", "generator_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # Templates and env files often pass an empty string for "not configured".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("vector_url", "generator_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def readonly_token(self) -> SecretStr | None:
+        """The ask path needs read access only; fall back to the read-write token if unset."""
+        return self.vector_readonly_token or self.vector_token
+
+    def require_vector(self, *, write: bool) -> tuple[str, SecretStr]:
+        """URL and token for reads or writes, or a ConfigError naming what is missing."""
+        missing = []
+        if not self.vector_url:
+            missing.append("UPSTASH_VECTOR_REST_URL")
+        token = self.vector_token if write else self.readonly_token
+        if token is None or not token.get_secret_value():
+            missing.append(
+                "UPSTASH_VECTOR_REST_TOKEN"
+                if write
+                else "UPSTASH_VECTOR_REST_READONLY_TOKEN (or UPSTASH_VECTOR_REST_TOKEN)"
+            )
+        if missing:
+            raise ConfigError("missing setting: " + ", ".join(missing))
+        assert self.vector_url is not None and token is not None
+        return self.vector_url, token
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides) or fail fast naming each bad variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "settings"
+            # Never echo the input: it may be a secret.
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+    return resolve_parameters(settings)
+
+
+def resolve_parameters(settings: Settings) -> Settings:
+    """Replace secrets given as SSM parameter names with their values (once per container)."""
+    wanted = {
+        "vector_token": settings.vector_token_param,
+        "vector_readonly_token": settings.vector_readonly_token_param,
+        "generator_api_key": settings.generator_api_key_param,
+    }
+    wanted = {field: name for field, name in wanted.items() if name}
+    if not wanted:
+        return settings
+    # Imported here: boto3 is only needed, and only paid for, when parameters are used.
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    resolved: dict[str, SecretStr] = {}
+    for field, name in wanted.items():
+        try:
+            resolved[field] = SecretStr(get_parameter(name, decrypt=True, max_age=3600))
+        except Exception as exc:
+            raise ConfigError(f"cannot read SSM parameter {name!r}: {type(exc).__name__}") from None
+    return settings.model_copy(update=resolved)

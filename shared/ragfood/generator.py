@@ -1,0 +1,234 @@
+"""Generator client: Ollama `/api/chat` or an OpenAI-compatible `/v1/chat/completions`.
+
+One httpx client per container. Both protocols, streaming and not; every failure becomes a
+`GeneratorError` subclass whose message says what to fix (URL, model, key) without the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr
+
+from ragfood.errors import (
+    GeneratorBadResponse,
+    GeneratorError,
+    GeneratorHTTPError,
+    GeneratorModelNotFound,
+    GeneratorTimeout,
+    GeneratorUnreachable,
+)
+
+Api = Literal["ollama", "openai"]
+Message = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    model: str
+
+
+class GeneratorClient:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        api: Api = "ollama",
+        api_key: SecretStr | None = None,
+        client: httpx.Client,
+        max_tokens: int = 400,
+        temperature: float = 0.2,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.api = api
+        self._client = client
+        self._api_key = api_key
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+
+    @property
+    def endpoint(self) -> str:
+        if self.api == "ollama":
+            return f"{self.url}/api/chat"
+        # Accept both "https://host/openai" and "https://host/openai/v1" as the base URL.
+        base = self.url if self.url.endswith("/v1") else f"{self.url}/v1"
+        return f"{base}/chat/completions"
+
+    def generate(self, messages: list[Message]) -> Generation:
+        with self._errors():
+            response = self._client.post(
+                self.endpoint, json=self._body(messages, stream=False), headers=self._headers()
+            )
+            self._check(response)
+            body = _json(response)
+            text = _extract_text(self.api, body, streaming=False)
+        if not text.strip():
+            raise GeneratorBadResponse(f"generator at {self._host} returned an empty answer")
+        return Generation(text=text.strip(), model=str(body.get("model") or self.model))
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        """Yield answer fragments as they arrive (Ollama NDJSON or OpenAI server-sent events)."""
+        with (
+            self._errors(),
+            self._client.stream(
+                "POST",
+                self.endpoint,
+                json=self._body(messages, stream=True),
+                headers=self._headers(),
+            ) as response,
+        ):
+            self._check(response)
+            for line in response.iter_lines():
+                fragment, done = self._parse_stream_line(line)
+                if fragment:
+                    yield fragment
+                if done:
+                    return
+
+    def list_models(self) -> list[str]:
+        """Models the host offers (used by `doctor`)."""
+        if self.api == "ollama":
+            url = f"{self.url}/api/tags"
+        else:
+            url = self.endpoint.removesuffix("/chat/completions") + "/models"
+        with self._errors():
+            response = self._client.get(url, headers=self._headers())
+            self._check(response)
+            body = _json(response)
+        if self.api == "ollama":
+            return [str(m.get("name")) for m in body.get("models", []) if isinstance(m, dict)]
+        return [str(m.get("id")) for m in body.get("data", []) if isinstance(m, dict)]
+
+    @property
+    def _host(self) -> str:
+        return httpx.URL(self.url).host or self.url
+
+    def _headers(self) -> dict[str, str]:
+        if self._api_key is None or not self._api_key.get_secret_value():
+            return {}
+        return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
+
+    def _body(self, messages: list[Message], *, stream: bool) -> dict[str, Any]:
+        if self.api == "ollama":
+            return {
+                "model": self.model,
+                "messages": messages,
+                "stream": stream,
+                "options": {"temperature": self._temperature, "num_predict": self._max_tokens},
+            }
+        return {
+            "model": self.model,
+            "messages": messages,
+            "stream": stream,
+            "temperature": self._temperature,
+            "max_tokens": self._max_tokens,
+        }
+
+    def _parse_stream_line(self, line: str) -> tuple[str, bool]:
+        line = line.strip()
+        if not line:
+            return "", False
+        if self.api == "openai":
+            if line.startswith(":"):  # SSE comment / keep-alive
+                return "", False
+            if not line.startswith("data:"):
+                return "", False
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return "", True
+            return _extract_text("openai", _loads(data), streaming=True), False
+        chunk = _loads(line)
+        if "error" in chunk:
+            raise GeneratorBadResponse(f"generator at {self._host} failed: {chunk['error']}")
+        return _extract_text("ollama", chunk, streaming=True), bool(chunk.get("done"))
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.is_success:
+            return
+        response.read()
+        detail = _error_detail(response)
+        status = response.status_code
+        if status == 404 and ("model" in detail.lower() or self.api == "ollama"):
+            raise GeneratorModelNotFound(
+                f"model {self.model!r} is not available at {self._host} ({detail}); "
+                "set GENERATOR_MODEL to a model the host serves"
+                + (f" (for Ollama: ollama pull {self.model})" if self.api == "ollama" else ""),
+                status,
+            )
+        if status in (401, 403):
+            raise GeneratorHTTPError(
+                f"generator at {self._host} refused the credentials (HTTP {status}); "
+                "check GENERATOR_API_KEY",
+                status,
+            )
+        raise GeneratorHTTPError(
+            f"generator at {self._host} answered HTTP {status}: {detail}", status
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except GeneratorError:
+            raise
+        except httpx.TimeoutException:
+            raise GeneratorTimeout(
+                f"generator at {self._host} did not answer in time (GENERATOR_TIMEOUT_S)"
+            ) from None
+        except httpx.TransportError as exc:
+            raise GeneratorUnreachable(
+                f"cannot reach generator at {self._host}: {exc or type(exc).__name__}; "
+                "check GENERATOR_URL"
+            ) from None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    return _loads(response.text)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise GeneratorBadResponse(
+            f"generator sent something that is not JSON: {text[:80]!r}"
+        ) from None
+    if not isinstance(value, dict):
+        raise GeneratorBadResponse("generator sent JSON that is not an object")
+    return value
+
+
+def _extract_text(api: Api, body: dict[str, Any], *, streaming: bool) -> str:
+    try:
+        if api == "ollama":
+            content = body["message"]["content"] if "message" in body else body.get("response", "")
+        else:
+            choice = body["choices"][0] if body.get("choices") else {}
+            part = choice.get("delta" if streaming else "message") or {}
+            content = part.get("content") or ""
+            if not streaming and not choice:
+                raise KeyError("choices")
+    except (KeyError, IndexError, TypeError) as exc:
+        raise GeneratorBadResponse(f"generator answer lacks the field {exc}") from None
+    if not isinstance(content, str):
+        raise GeneratorBadResponse("generator answer content is not text")
+    return content
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:200].strip() or response.reason_phrase
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):  # OpenAI: {"error": {"message": ..., "code": ...}}
+        error = error.get("message") or error.get("code")
+    return str(error)[:300] if error else response.reason_phrase

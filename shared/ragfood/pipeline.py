@@ -1,0 +1,212 @@
+"""ask(question) -> Answer: retrieve, ground, generate; degrade to quoting sources, never fail
+because the generator did.
+
+An uncached ask costs two network round trips (one query, one generation); a repeat of the same
+question within the cache TTL costs none.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cachetools import TTLCache
+
+from ragfood.errors import GeneratorError, RagfoodError
+from ragfood.generator import GeneratorClient
+from ragfood.log import logger
+from ragfood.prompt import NO_ANSWER, build_messages, extractive_answer
+from ragfood.vector import Hit, VectorGateway, build_filter
+
+MAX_QUESTION_CHARS = 2000
+
+
+class InvalidQuestion(RagfoodError, ValueError):
+    """The caller's request is unusable; the message names the field."""
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    top_k: int | None = None
+    min_score: float | None = None
+    region: str | None = None
+    type: str | None = None
+    namespace: str | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    sources: list[Hit]
+    generator: dict[str, Any]
+    degraded: bool = False
+    reason: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "sources": [hit.as_dict() for hit in self.sources],
+            "generator": self.generator,
+            "degraded": self.degraded,
+            "reason": self.reason,
+            "timings_ms": self.timings_ms,
+            "cached": self.cached,
+        }
+
+
+OnToken = Callable[[str], None]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        gateway: VectorGateway,
+        generator: GeneratorClient | None,
+        *,
+        top_k: int = 4,
+        min_score: float = 0.7,
+        namespace: str = "",
+        cache_ttl_s: float = 300.0,
+        cache_size: int = 256,
+    ) -> None:
+        self.gateway = gateway
+        self.generator = generator
+        self.top_k = top_k
+        self.min_score = min_score
+        self.namespace = namespace
+        self._cache: TTLCache[tuple[Any, ...], Answer] | None = (
+            TTLCache(cache_size, cache_ttl_s) if cache_size and cache_ttl_s else None
+        )
+        self._lock = threading.Lock()  # TTLCache is not thread-safe; the API serves threads
+
+    def ask(
+        self, question: str, options: AskOptions | None = None, *, on_token: OnToken | None = None
+    ) -> Answer:
+        """Answer from the knowledge base. With `on_token`, stream the generated text to it."""
+        started = time.perf_counter()
+        options = options or AskOptions()
+        question = _clean_question(question)
+        key = self._cache_key(question, options)
+        cached = self._cached(key)
+        if cached is not None:
+            if on_token:
+                on_token(cached.answer)
+            return replace(cached, cached=True, timings_ms={"total": _ms(started)})
+
+        hits = self.retrieve(question, options)
+        retrieved = time.perf_counter()
+        timings = {"retrieve": _ms(started)}
+        if not hits:
+            answer = Answer(question, NO_ANSWER, [], {"kind": "none", "model": None})
+            if on_token:
+                on_token(answer.answer)
+        elif self.generator is None:
+            answer = Answer(
+                question, extractive_answer(hits), hits, {"kind": "extractive", "model": None}
+            )
+            if on_token:
+                on_token(answer.answer)
+        else:
+            answer = self._generate(question, hits, on_token)
+            timings["generate"] = _ms(retrieved)
+        timings["total"] = _ms(started)
+        answer.timings_ms = timings
+        if not answer.degraded:
+            self._remember(key, answer)
+        logger.info(
+            "answered",
+            extra={
+                "sources": len(hits),
+                "generator": answer.generator["kind"],
+                "degraded": answer.degraded,
+                "timings_ms": timings,
+            },
+        )
+        return answer
+
+    def retrieve(self, question: str, options: AskOptions) -> list[Hit]:
+        try:
+            filter_ = build_filter(options.region, options.type)
+        except ValueError as exc:
+            raise InvalidQuestion(str(exc)) from None
+        return self.gateway.query(
+            question,
+            namespace=self.namespace if options.namespace is None else options.namespace,
+            top_k=options.top_k or self.top_k,
+            min_score=self.min_score if options.min_score is None else options.min_score,
+            filter_=filter_,
+        )
+
+    def _generate(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Answer:
+        assert self.generator is not None
+        info = {"kind": self.generator.api, "model": self.generator.model}
+        messages = build_messages(question, hits)
+        parts: list[str] = []
+        try:
+            if on_token is None:
+                generation = self.generator.generate(messages)
+                info["model"] = generation.model
+                return Answer(question, generation.text, hits, info)
+            for fragment in self.generator.stream(messages):
+                parts.append(fragment)
+                on_token(fragment)
+            if not "".join(parts).strip():
+                raise GeneratorError("the generator streamed an empty answer")
+            return Answer(question, "".join(parts).strip(), hits, info)
+        except GeneratorError as exc:
+            logger.warning("generator failed; answering from sources", extra={"reason": str(exc)})
+            fallback = extractive_answer(hits, degraded=True)
+            text = fallback
+            if parts:  # the stream broke midway: keep what arrived, then the sources
+                text = "".join(parts).strip() + "\n\n" + fallback
+            if on_token:
+                on_token("\n\n" + fallback if parts else fallback)
+            return Answer(
+                question, text, hits, {**info, "kind": "extractive"}, degraded=True, reason=str(exc)
+            )
+
+    def _cache_key(self, question: str, options: AskOptions) -> tuple[Any, ...]:
+        return (
+            " ".join(question.casefold().split()),
+            options.top_k or self.top_k,
+            self.min_score if options.min_score is None else options.min_score,
+            (options.region or "").casefold(),
+            (options.type or "").casefold(),
+            self.namespace if options.namespace is None else options.namespace,
+        )
+
+    def _cached(self, key: tuple[Any, ...]) -> Answer | None:
+        if self._cache is None:
+            return None
+        with self._lock:
+            return self._cache.get(key)
+
+    def _remember(self, key: tuple[Any, ...], answer: Answer) -> None:
+        if self._cache is not None:
+            with self._lock:
+                self._cache[key] = answer
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean_question(question: str) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestion("question: must be a string")
+    question = _CONTROL.sub(" ", question).strip()
+    if not question:
+        raise InvalidQuestion("question: must not be empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(f"question: must be at most {MAX_QUESTION_CHARS} characters")
+    return question
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)

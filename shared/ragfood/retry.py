@@ -1,0 +1,99 @@
+"""Bounded retries with exponential backoff and jitter, as an httpx transport.
+
+The upstash-vector SDK retries only on raised exceptions, 1 s apart, and never on an HTTP status
+(see ../shared/NOTES.md). Putting the policy in the transport gives every call made through an
+httpx client the same behaviour, and lets us see the status code the SDK would throw away.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    initial_s: float = 0.2
+    max_s: float = 4.0
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+OnRetry = Callable[[int, str], None]
+
+
+class RetryingTransport(httpx.BaseTransport):
+    """Retries 429/5xx answers and connection errors/timeouts; passes everything else through.
+
+    When the attempts run out, the last response is returned (so callers still see the status and
+    body) or the last transport error is raised.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        on_retry: OnRetry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._inner = inner or httpx.HTTPTransport()
+        self._policy = policy or RetryPolicy()
+        self._on_retry = on_retry
+        self._sleep = sleep
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        policy = self._policy
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=wait_exponential_jitter(
+                multiplier=policy.initial_s, max=policy.max_s, jitter=policy.initial_s
+            ),
+            retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),
+            before_sleep=self._report,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._send_once, request)
+        except _RetryableStatus as exhausted:
+            return exhausted.response
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if response.status_code in RETRYABLE_STATUSES:
+            # Read (and so release) the body now: this response may be the one we finally return.
+            response.read()
+            response.close()
+            raise _RetryableStatus(response)
+        return response
+
+    def _report(self, state: RetryCallState) -> None:
+        if self._on_retry is None or state.outcome is None:
+            return
+        exc = state.outcome.exception()
+        what = (
+            f"HTTP {exc.response.status_code}"
+            if isinstance(exc, _RetryableStatus)
+            else type(exc).__name__
+        )
+        self._on_retry(state.attempt_number, what)
+
+    def close(self) -> None:
+        self._inner.close()

@@ -1,0 +1,81 @@
+"""Per-container singletons: settings, HTTP clients, the gateway, the generator and the pipeline.
+
+Built on first use and reused by every invocation of a warm Lambda container (and by the CLI and
+local server). Tests that change the environment call `reset()`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import httpx
+
+from ragfood.config import Settings, load_settings
+from ragfood.generator import GeneratorClient
+from ragfood.log import logger
+from ragfood.pipeline import Pipeline
+from ragfood.retry import RetryingTransport, RetryPolicy
+from ragfood.vector import VectorGateway, make_client
+
+
+@cache
+def settings() -> Settings:
+    return load_settings()
+
+
+def _policy(s: Settings) -> RetryPolicy:
+    return RetryPolicy(s.max_attempts, s.retry_initial_s, s.retry_max_s)
+
+
+def _log_retry(attempt: int, what: str) -> None:
+    logger.warning("retrying after transient failure", extra={"attempt": attempt, "cause": what})
+
+
+@cache
+def vector_gateway(*, write: bool = False) -> VectorGateway:
+    """The read-only gateway (ask) or the read-write one (ingest); each built once."""
+    s = settings()
+    url, token = s.require_vector(write=write)
+    client = make_client(_policy(s), s.vector_timeout_s, on_retry=_log_retry)
+    return VectorGateway(url, token, client, batch_size=s.batch_size, parallelism=s.parallelism)
+
+
+@cache
+def generator() -> GeneratorClient | None:
+    s = settings()
+    if not s.generator_url:
+        return None
+    # Fewer attempts than for the index: a slow generator already costs the user its timeout.
+    policy = RetryPolicy(min(s.max_attempts, 2), s.retry_initial_s, s.retry_max_s)
+    client = httpx.Client(
+        transport=RetryingTransport(httpx.HTTPTransport(), policy, on_retry=_log_retry),
+        timeout=httpx.Timeout(s.generator_timeout_s, connect=min(s.generator_timeout_s, 5.0)),
+    )
+    return GeneratorClient(
+        s.generator_url,
+        s.generator_model,
+        api=s.generator_api,
+        api_key=s.generator_api_key,
+        client=client,
+        max_tokens=s.generator_max_tokens,
+    )
+
+
+@cache
+def pipeline() -> Pipeline:
+    s = settings()
+    return Pipeline(
+        vector_gateway(write=False),
+        generator(),
+        top_k=s.top_k,
+        min_score=s.min_score,
+        namespace=s.namespace,
+        cache_ttl_s=s.cache_ttl_s,
+        cache_size=s.cache_size,
+    )
+
+
+def reset() -> None:
+    """Forget every singleton (tests and the CLI use this after changing the environment)."""
+    for factory in (settings, vector_gateway, generator, pipeline):
+        factory.cache_clear()

@@ -1,0 +1,343 @@
+"""Vector gateway: the one place that talks to Upstash Vector, through the `upstash-vector` SDK.
+
+The SDK's own httpx client is swapped for ours so every call gets bounded retries with backoff on
+429/5xx/timeouts/refused connections (`RetryingTransport`) and errors that keep their HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from upstash_vector import Index
+from upstash_vector.errors import UpstashError
+from upstash_vector.types import Data
+
+from ragfood.errors import (
+    VectorAuthError,
+    VectorError,
+    VectorIndexMisconfigured,
+    VectorRequestError,
+    VectorUnavailable,
+)
+from ragfood.foods import FoodRecord
+from ragfood.retry import RetryingTransport, RetryPolicy
+
+MAX_BATCH = 1000  # Upstash: at most 1000 vectors per write and 1000 per read
+MAX_FILTER_VALUE_CHARS = 100
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One retrieved source."""
+
+    id: str
+    score: float
+    text: str
+    region: str | None
+    type: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "region": self.region,
+            "type": self.type,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    vector_count: int
+    dimension: int
+    similarity: str
+    embedding_model: str | None
+    namespaces: dict[str, int]
+
+
+def build_filter(region: str | None = None, type_: str | None = None) -> str:
+    """An Upstash filter matching region and type case-insensitively, safe for any user value.
+
+    Raises ValueError naming the field when a value cannot be used.
+    """
+    clauses = []
+    for name, value in (("region", region), ("type", type_)):
+        if value:
+            try:
+                clauses.append(f"{name}_key = {quote_literal(value.casefold())}")
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+    return " AND ".join(clauses)
+
+
+def quote_literal(value: str) -> str:
+    """Quote a user value as a filter string literal, or refuse it.
+
+    We never rely on escape sequences (their handling is not documented by Upstash): the literal is
+    delimited by a quote character the value does not contain, so it cannot end early.
+    """
+    if len(value) > MAX_FILTER_VALUE_CHARS:
+        raise ValueError(f"must be at most {MAX_FILTER_VALUE_CHARS} characters")
+    if "\\" in value or any(ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain backslashes or control characters")
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError("must not contain both single and double quotes")
+
+
+def make_client(
+    policy: RetryPolicy, timeout_s: float, on_retry: Callable[[int, str], None] | None = None
+) -> httpx.Client:
+    """An httpx client with our retry policy and typed errors; share one per container."""
+    return httpx.Client(
+        transport=RetryingTransport(httpx.HTTPTransport(), policy, on_retry=on_retry),
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        event_hooks={"response": [_raise_for_status]},
+    )
+
+
+class _Index(Index):
+    """The SDK's Index, using our httpx client instead of the one it builds for itself."""
+
+    def __init__(self, url: str, token: SecretStr, client: httpx.Client) -> None:
+        # retries=0: ours happen in the transport; the SDK's would multiply them.
+        super().__init__(url=url, token=token.get_secret_value(), retries=0, allow_telemetry=False)
+        self._client.close()
+        self._client = client
+
+
+class VectorGateway:
+    """Upsert, query, list and delete food records in one index (any namespace)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: SecretStr,
+        client: httpx.Client,
+        *,
+        batch_size: int = 500,
+        parallelism: int = 4,
+    ) -> None:
+        self.url = url
+        self._index = _Index(url, token, client)
+        self._batch_size = max(1, min(batch_size, MAX_BATCH))
+        self._parallelism = max(1, parallelism)
+
+    def query(
+        self,
+        text: str,
+        *,
+        namespace: str = "",
+        top_k: int = 5,
+        min_score: float = 0.0,
+        filter_: str = "",
+    ) -> list[Hit]:
+        with _translated(self.url):
+            results = self._index.query(
+                data=text,
+                top_k=top_k,
+                include_metadata=True,
+                include_data=False,
+                filter=filter_,
+                namespace=namespace,
+            )
+        hits = []
+        for result in results:
+            if result.score < min_score:
+                continue
+            meta = result.metadata or {}
+            hits.append(
+                Hit(
+                    id=result.id,
+                    score=float(result.score),
+                    text=str(meta.get("text", "")),
+                    region=meta.get("region"),
+                    type=meta.get("type"),
+                )
+            )
+        return hits
+
+    def stored_hashes(self, namespace: str = "") -> dict[str, str | None]:
+        """id -> content hash of everything in the namespace (None for vectors we did not write)."""
+        hashes: dict[str, str | None] = {}
+        cursor = ""
+        while True:
+            with _translated(self.url):
+                page = self._index.range(
+                    cursor=cursor, limit=MAX_BATCH, include_metadata=True, namespace=namespace
+                )
+            for vector in page.vectors:
+                hashes[vector.id] = (vector.metadata or {}).get("hash")
+            cursor = page.next_cursor
+            if not cursor:
+                return hashes
+
+    def upsert(
+        self,
+        records: Sequence[FoodRecord],
+        *,
+        namespace: str = "",
+        source: str = "",
+        progress: Progress | None = None,
+    ) -> int:
+        """Upsert records as data (Upstash embeds them); several batches in flight at once."""
+
+        def send(batch: Sequence[FoodRecord]) -> int:
+            payload = [Data(id=r.id, data=r.enriched, metadata=r.metadata(source)) for r in batch]
+            with _translated(self.url):
+                self._index.upsert(payload, namespace=namespace)
+            return len(batch)
+
+        return self._in_parallel(send, _chunks(records, self._batch_size), progress)
+
+    def delete(
+        self, ids: Sequence[str], *, namespace: str = "", progress: Progress | None = None
+    ) -> int:
+        def send(batch: Sequence[str]) -> int:
+            with _translated(self.url):
+                return self._index.delete(list(batch), namespace=namespace).deleted
+
+        return self._in_parallel(send, _chunks(ids, MAX_BATCH), progress)
+
+    def info(self) -> IndexInfo:
+        with _translated(self.url):
+            info = self._index.info()
+        dense = info.dense_index
+        return IndexInfo(
+            vector_count=info.vector_count,
+            dimension=info.dimension,
+            similarity=info.similarity_function,
+            embedding_model=dense.embedding_model if dense else None,
+            namespaces={ns: n.vector_count for ns, n in info.namespaces.items()},
+        )
+
+    def check_write_access(self, namespace: str = "") -> None:
+        """A write that changes nothing: proves the token may write (used by `doctor`)."""
+        with _translated(self.url):
+            self._index.delete(["__ragfood_write_probe__"], namespace=namespace)
+
+    def _in_parallel(
+        self,
+        send: Callable[[Any], int],
+        batches: Iterable[Sequence[Any]],
+        progress: Progress | None,
+    ) -> int:
+        batches = list(batches)
+        if len(batches) <= 1 or self._parallelism == 1:
+            done = 0
+            for batch in batches:
+                done += send(batch)
+                if progress:
+                    progress(len(batch))
+            return done
+        done = 0
+        with ThreadPoolExecutor(self._parallelism, thread_name_prefix="vector") as pool:
+            pending: set[Future[int]] = {pool.submit(send, batch) for batch in batches}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in finished:
+                    if future.exception() is not None:
+                        # Stop sending more; batches already in flight finish on their own.
+                        for other in pending:
+                            other.cancel()
+                        raise future.exception()  # type: ignore[misc]
+                    count = future.result()
+                    done += count
+                    if progress:
+                        progress(count)
+        return done
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@contextmanager
+def _translated(url: str) -> Iterator[None]:
+    """Turn transport and SDK failures into our typed errors; never leak a token."""
+    host = httpx.URL(url).host or url
+    try:
+        yield
+    except VectorError:
+        raise
+    except httpx.TimeoutException:
+        raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None
+    except httpx.TransportError as exc:
+        raise VectorUnavailable(
+            f"cannot reach vector index at {host}: {_reason(exc)} (after retries)"
+        ) from None
+    except UpstashError as exc:
+        raise VectorRequestError(f"vector index at {host} refused the request: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:  # the SDK could not parse the answer
+        raise VectorUnavailable(f"vector index at {host} sent a malformed answer: {exc}") from None
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if "refused" in text.lower():
+        return "connection refused"
+    if "name or service not known" in text.lower() or "nodename" in text.lower():
+        return "host name not found"
+    return text
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    """httpx response hook: raise a typed error, keeping the status the SDK would discard."""
+    if response.is_success:
+        return
+    response.read()
+    status = response.status_code
+    message = _error_message(response)
+    host = response.request.url.host
+    lowered = message.lower()
+    # Upstash words this two ways: "Embedding data for this index is not allowed..." and
+    # "Forbidden: /upsert-data is not allowed".
+    if ("embedding" in lowered and "not allowed" in lowered) or "-data is not allowed" in lowered:
+        raise VectorIndexMisconfigured(
+            f"the index at {host} has no embedding model, so it cannot embed text "
+            "(upsert-data/query-data). Create the index with an embedding model "
+            "(for example BAAI/bge-large-en-v1.5) and point UPSTASH_VECTOR_REST_URL at it. "
+            f"Upstash said: {message}",
+            status,
+        )
+    if "dimension" in lowered:
+        raise VectorIndexMisconfigured(
+            f"the index at {host} rejected the vector dimension: {message}", status
+        )
+    if status in (401, 403):
+        hint = (
+            "check UPSTASH_VECTOR_REST_TOKEN / UPSTASH_VECTOR_REST_READONLY_TOKEN"
+            if status == 401
+            else "this token may not do that; writes need the read-write token "
+            "(UPSTASH_VECTOR_REST_TOKEN), not the read-only one"
+        )
+        raise VectorAuthError(
+            f"vector index at {host} answered {status} ({message}): {hint}", status
+        )
+    if status == 429 or status >= 500:
+        raise VectorUnavailable(
+            f"vector index at {host} answered HTTP {status} after retries: {message}", status
+        )
+    raise VectorRequestError(f"vector index at {host} rejected the request: {message}", status)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:200].strip() or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"][:500]
+    return response.reason_phrase

@@ -1,0 +1,16 @@
+"""The one exception type request handling raises; the server turns it into Upstash's error shape."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """A failed request: answered as HTTP ``status`` with ``{"error": message, "status": status}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)

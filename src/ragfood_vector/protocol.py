@@ -1,0 +1,413 @@
+"""Request bodies of the Upstash Vector REST API, validated against Upstash's documented limits.
+
+Each ``parse_*`` function takes the decoded JSON body of one endpoint and returns plain typed
+values, or raises :class:`ApiError` (HTTP 400) with a message that names the offending item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ragfood_vector.errors import bad_request
+from ragfood_vector.filters import FilterError, Predicate, compile_filter
+
+MAX_VECTORS_PER_WRITE = 1000
+MAX_READS_PER_REQUEST = 1000  # top_k, fetch ids, range limit
+MAX_METADATA_BYTES = 48 * 1024
+MAX_DATA_BYTES = 1024 * 1024
+MAX_QUERIES_PER_BATCH = 1000
+DEFAULT_TOP_K = 10
+
+NO_EMBEDDING_MODEL = (
+    "Embedding data for this index is not allowed. "
+    "The index must be created with an embedding model to use it."
+)
+
+
+@dataclass(frozen=True)
+class VectorItem:
+    """One item of an upsert: ``vector`` is None for /upsert-data until it is embedded."""
+
+    id: str
+    vector: np.ndarray | None
+    metadata_json: str | None
+    data: str | None
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    vector: np.ndarray | None
+    data: str | None
+    top_k: int
+    include_vectors: bool
+    include_metadata: bool
+    include_data: bool
+    predicate: Predicate
+
+
+@dataclass(frozen=True)
+class Includes:
+    vectors: bool
+    metadata: bool
+    data: bool
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    ids: list[str] | None
+    prefix: str | None
+    includes: Includes
+
+
+@dataclass(frozen=True)
+class RangeRequest:
+    start_id: str | None  # None: from the first id
+    limit: int
+    prefix: str | None
+    includes: Includes
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    ids: list[str] | None = None
+    prefix: str | None = None
+    predicate: Predicate | None = None
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    id: str
+    vector: np.ndarray | None
+    data: str | None
+    metadata: dict[str, Any] | None
+    patch: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Field helpers
+
+def parse_json_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise bad_request(f"Malformed JSON body: {exc}") from exc
+
+
+def _object(body: Any, endpoint: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request(f"The body of {endpoint} must be a JSON object")
+    return body
+
+
+def _items(body: Any, endpoint: str, what: str, maximum: int) -> list[Any]:
+    if isinstance(body, dict):
+        items = [body]
+    elif isinstance(body, list):
+        items = body
+    else:
+        raise bad_request(f"The body of {endpoint} must be a JSON object or a list of them")
+    if not items:
+        raise bad_request(f"{endpoint} needs at least one {what}")
+    if len(items) > maximum:
+        raise bad_request(
+            f"Too many {what}s in one request: {len(items)}, the maximum is {maximum}"
+        )
+    return items
+
+
+def parse_id(value: Any, where: str = "") -> str:
+    # Upstash ids are strings; the SDK also allows ints, which the service stores as text.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad_request(f"Vector id{where} must be a string, got {json.dumps(value)}")
+    text = str(value)
+    if not text:
+        raise bad_request(f"Vector id{where} must not be empty")
+    return text
+
+
+def _ids(value: Any, endpoint: str) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    if len(values) > MAX_READS_PER_REQUEST:
+        raise bad_request(
+            f"Too many ids in one {endpoint} request: {len(values)}, "
+            f"the maximum is {MAX_READS_PER_REQUEST}"
+        )
+    return [parse_id(v, f" at index {i}") for i, v in enumerate(values)]
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise bad_request(f"{name} must be true or false, got {json.dumps(value)}")
+    return value
+
+
+def _includes(body: dict[str, Any]) -> Includes:
+    return Includes(
+        vectors=_flag(body, "includeVectors"),
+        metadata=_flag(body, "includeMetadata"),
+        data=_flag(body, "includeData"),
+    )
+
+
+def _int(body: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int:
+    value = body.get(name, default)
+    if value is None:
+        raise bad_request(f"{name} is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{name} must be an integer, got {json.dumps(value)}")
+    if not low <= value <= high:
+        raise bad_request(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _prefix(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise bad_request("prefix must be a non-empty string")
+    return value
+
+
+def parse_vector(value: Any, dimension: int, where: str) -> np.ndarray:
+    if not isinstance(value, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in value
+    ):
+        raise bad_request(f"The vector of {where} must be a list of numbers")
+    if len(value) != dimension:
+        # Same wording as Upstash, which callers may match on.
+        raise bad_request(f"Invalid vector dimension: {len(value)}, expected: {dimension}")
+    vector = np.asarray(value, dtype=np.float32)
+    if not np.all(np.isfinite(vector)):
+        raise bad_request(f"The vector of {where} contains a value that is not a finite number")
+    return vector
+
+
+def _reject_sparse(item: dict[str, Any], where: str) -> None:
+    if item.get("sparseVector") is not None:
+        raise bad_request(
+            f"Sparse vectors are not supported by this dense index ({where})"
+        )
+
+
+def encode_metadata(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request(f"The metadata of {where} must be a JSON object")
+    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    size = len(encoded.encode())
+    if size > MAX_METADATA_BYTES:
+        raise bad_request(
+            f"The metadata of {where} is too large: {size} bytes, "
+            f"the maximum is {MAX_METADATA_BYTES} bytes (48 KB)"
+        )
+    return encoded
+
+
+def _data(value: Any, where: str, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise bad_request(f"{where} has no 'data' to embed")
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"The data of {where} must be a string")
+    size = len(value.encode())
+    if size > MAX_DATA_BYTES:
+        raise bad_request(
+            f"The data of {where} is too large: {size} bytes, "
+            f"the maximum is {MAX_DATA_BYTES} bytes (1 MB)"
+        )
+    return value
+
+
+def _predicate(value: Any, required: bool = False) -> Predicate:
+    if value is None or value == "":
+        if required:
+            raise bad_request("filter must be a non-empty string")
+        return compile_filter("")
+    if not isinstance(value, str):
+        raise bad_request("filter must be a string")
+    try:
+        return compile_filter(value)
+    except FilterError as exc:
+        raise bad_request(f"Invalid filter: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Endpoints
+
+def parse_upsert(body: Any, dimension: int) -> list[VectorItem]:
+    items = _items(body, "upsert", "vector", MAX_VECTORS_PER_WRITE)
+    parsed = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad_request(f"The vector at index {position} must be a JSON object")
+        vector_id = parse_id(item.get("id"), f" at index {position}")
+        where = f"vector {vector_id!r}"
+        _reject_sparse(item, where)
+        if item.get("vector") is None:
+            raise bad_request(f"{where} has no 'vector'; to embed text use /upsert-data")
+        parsed.append(
+            VectorItem(
+                id=vector_id,
+                vector=parse_vector(item["vector"], dimension, where),
+                metadata_json=encode_metadata(item.get("metadata"), where),
+                data=_data(item.get("data"), where, required=False),
+            )
+        )
+    return parsed
+
+
+def parse_upsert_data(body: Any) -> list[VectorItem]:
+    items = _items(body, "upsert-data", "item", MAX_VECTORS_PER_WRITE)
+    parsed = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad_request(f"The item at index {position} must be a JSON object")
+        vector_id = parse_id(item.get("id"), f" at index {position}")
+        where = f"item {vector_id!r}"
+        parsed.append(
+            VectorItem(
+                id=vector_id,
+                vector=None,
+                metadata_json=encode_metadata(item.get("metadata"), where),
+                data=_data(item.get("data"), where, required=True),
+            )
+        )
+    return parsed
+
+
+def parse_queries(body: Any, dimension: int, by_data: bool) -> tuple[list[QuerySpec], bool]:
+    """Return the queries and whether the body was a batch (a JSON list)."""
+    endpoint = "query-data" if by_data else "query"
+    items = _items(body, endpoint, "query", MAX_QUERIES_PER_BATCH)
+    specs = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad_request(f"The query at index {position} must be a JSON object")
+        where = f"the query at index {position}" if isinstance(body, list) else "the query"
+        _reject_sparse(item, where)
+        vector = data = None
+        if by_data:
+            if item.get("vector") is not None:
+                raise bad_request(f"/query-data takes 'data', not 'vector' ({where})")
+            data = _data(item.get("data"), where, required=True)
+        else:
+            if item.get("data") is not None:
+                raise bad_request(f"/query takes a 'vector'; to query with text use /query-data ({where})")
+            if item.get("vector") is None:
+                raise bad_request(f"{where} has no 'vector'")
+            vector = parse_vector(item["vector"], dimension, where)
+        includes = _includes(item)
+        specs.append(
+            QuerySpec(
+                vector=vector,
+                data=data,
+                top_k=_int(item, "topK", DEFAULT_TOP_K, 1, MAX_READS_PER_REQUEST),
+                include_vectors=includes.vectors,
+                include_metadata=includes.metadata,
+                include_data=includes.data,
+                predicate=_predicate(item.get("filter")),
+            )
+        )
+    return specs, isinstance(body, list)
+
+
+def parse_fetch(body: Any) -> FetchRequest:
+    if isinstance(body, list):
+        body = {"ids": body}
+    body = _object(body, "fetch")
+    ids = None if body.get("ids") is None else _ids(body["ids"], "fetch")
+    prefix = _prefix(body.get("prefix"))
+    if ids is None and prefix is None:
+        raise bad_request("fetch needs 'ids' or 'prefix'")
+    if ids is not None and prefix is not None:
+        raise bad_request("fetch takes either 'ids' or 'prefix', not both")
+    return FetchRequest(ids=ids, prefix=prefix, includes=_includes(body))
+
+
+def encode_cursor(vector_id: str) -> str:
+    # Opaque, like Upstash's: it cannot be mistaken for "0", which some clients send to start.
+    return base64.urlsafe_b64encode(vector_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | None:
+    if cursor in ("", "0"):
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise bad_request(f"Invalid cursor: {cursor!r}") from exc
+
+
+def parse_range(body: Any) -> RangeRequest:
+    body = _object(body, "range")
+    cursor = body.get("cursor", "")
+    if isinstance(cursor, int) and not isinstance(cursor, bool):
+        cursor = str(cursor)
+    if not isinstance(cursor, str):
+        raise bad_request("cursor must be a string")
+    return RangeRequest(
+        start_id=decode_cursor(cursor),
+        limit=_int(body, "limit", None, 1, MAX_READS_PER_REQUEST),
+        prefix=_prefix(body.get("prefix")),
+        includes=_includes(body),
+    )
+
+
+def parse_delete(body: Any) -> DeleteRequest:
+    if isinstance(body, list | str | int) and not isinstance(body, bool):
+        body = {"ids": body}
+    body = _object(body, "delete")
+    given = [name for name in ("ids", "prefix", "filter") if body.get(name) is not None]
+    if len(given) != 1:
+        raise bad_request(
+            "delete takes exactly one of 'ids', 'prefix' or 'filter'"
+            + (f", got {', '.join(given)}" if given else "")
+        )
+    if given[0] == "ids":
+        return DeleteRequest(ids=_ids(body["ids"], "delete"))
+    if given[0] == "prefix":
+        return DeleteRequest(prefix=_prefix(body["prefix"]))
+    return DeleteRequest(predicate=_predicate(body["filter"], required=True))
+
+
+def parse_update(body: Any, dimension: int) -> UpdateRequest:
+    body = _object(body, "update")
+    vector_id = parse_id(body.get("id"))
+    where = f"vector {vector_id!r}"
+    _reject_sparse(body, where)
+    mode = body.get("metadataUpdateMode", "OVERWRITE")
+    if mode not in ("OVERWRITE", "PATCH"):
+        raise bad_request(f"metadataUpdateMode must be OVERWRITE or PATCH, got {json.dumps(mode)}")
+    vector = None
+    if body.get("vector") is not None:
+        vector = parse_vector(body["vector"], dimension, where)
+    metadata = body.get("metadata")
+    if metadata is not None:
+        encode_metadata(metadata, where)  # the size of a patch result is checked again later
+    data = _data(body.get("data"), where, required=False)
+    if vector is None and data is None and metadata is None:
+        raise bad_request("update needs at least one of 'vector', 'data' or 'metadata'")
+    return UpdateRequest(id=vector_id, vector=vector, data=data, metadata=metadata, patch=mode == "PATCH")
+
+
+def vector_to_json(vector: np.ndarray) -> list[float]:
+    """The float32 values as their shortest decimal form, so 0.1 comes back as 0.1."""
+    return [float(text) for text in vector.astype(str)]
+
+
+def score_to_json(cosine: float) -> float:
+    # Upstash normalises cosine similarity to 0..1.
+    return (1.0 + max(-1.0, min(1.0, cosine))) / 2.0

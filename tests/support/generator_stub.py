@@ -1,0 +1,150 @@
+"""A small Ollama- and OpenAI-protocol server on 127.0.0.1 for tests and benchmarks.
+
+It answers from the prompt it is given (quoting source [1]), so answers are grounded and checkable.
+Its behaviour can be switched while it runs: slow, failing, garbage, unknown model, streaming that
+breaks midway. It records every request so tests can count round trips.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Mode = Literal["ok", "fail", "garbage", "empty", "break_stream"]
+
+
+@dataclass
+class StubState:
+    mode: Mode = "ok"
+    delay_s: float = 0.0
+    models: tuple[str, ...] = ("llama3.2", "stub-model")
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def reply_for(self, messages: list[dict[str, str]]) -> str:
+        prompt = messages[-1]["content"] if messages else ""
+        match = re.search(r"^\[1\] (.+)$", prompt, re.MULTILINE)
+        quoted = match.group(1)[:160] if match else "nothing"
+        return f"According to the knowledge base, {quoted} [1]"
+
+
+class GeneratorStub:
+    """Context manager: `with GeneratorStub() as stub: stub.url ...`."""
+
+    def __init__(self) -> None:
+        self.state = StubState()
+        handler = _make_handler(self.state)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def request_count(self) -> int:
+        return len(self.state.requests)
+
+    def reset(self) -> None:
+        self.state.mode, self.state.delay_s = "ok", 0.0
+        self.state.requests.clear()
+
+    def __enter__(self) -> GeneratorStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            return
+
+        def do_GET(self) -> None:
+            state.requests.append({"path": self.path, "method": "GET"})
+            if self.path == "/api/tags":
+                self._json(200, {"models": [{"name": m} for m in state.models]})
+            elif self.path.endswith("/models"):
+                self._json(200, {"data": [{"id": m} for m in state.models]})
+            else:
+                self._json(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            state.requests.append(
+                {"path": self.path, "method": "POST", "body": body, "headers": dict(self.headers)}
+            )
+            if state.delay_s:
+                time.sleep(state.delay_s)
+            openai = self.path.endswith("/chat/completions")
+            if not openai and self.path != "/api/chat":
+                self._json(404, {"error": "not found"})
+                return
+            if body.get("model") not in state.models:
+                error = f"model '{body.get('model')}' not found"
+                self._json(404, {"error": {"message": error}} if openai else {"error": error})
+                return
+            if state.mode == "fail":
+                self._json(500, {"error": "stub generator failure"})
+                return
+            if state.mode == "garbage":
+                self._raw(200, b"<html>this is not json", "text/html")
+                return
+            text = "" if state.mode == "empty" else state.reply_for(body.get("messages", []))
+            if body.get("stream"):
+                self._stream(text, body["model"], openai)
+            elif openai:
+                message = {"role": "assistant", "content": text}
+                self._json(200, {"model": body["model"], "choices": [{"message": message}]})
+            else:
+                message = {"role": "assistant", "content": text}
+                self._json(200, {"model": body["model"], "message": message, "done": True})
+
+        def _stream(self, text: str, model: str, openai: bool) -> None:
+            self.send_response(200)
+            kind = "text/event-stream" if openai else "application/x-ndjson"
+            self.send_header("Content-Type", kind)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            words = text.split(" ")
+            for n, word in enumerate(words):
+                if state.mode == "break_stream" and n == len(words) // 2:
+                    self.wfile.flush()
+                    self.connection.close()  # the generator dies midway
+                    return
+                piece = word if n == 0 else " " + word
+                if openai:
+                    chunk = {"model": model, "choices": [{"delta": {"content": piece}}]}
+                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                else:
+                    chunk = {"model": model, "message": {"content": piece}, "done": False}
+                    self.wfile.write(json.dumps(chunk).encode() + b"\n")
+                self.wfile.flush()
+            end = b"data: [DONE]\n\n" if openai else json.dumps({"done": True}).encode() + b"\n"
+            self.wfile.write(end)
+            self.wfile.flush()
+            self.close_connection = True
+
+        def _json(self, status: int, payload: Any) -> None:
+            self._raw(status, json.dumps(payload).encode(), "application/json")
+
+        def _raw(self, status: int, data: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
