@@ -180,8 +180,9 @@ def _describe_json_error(text: str, exc: json.JSONDecodeError) -> str:
         return (
             f"looks like JSON Lines (one object per line, {where}); wrap the items in a JSON array"
         )
-    if exc.pos >= len(text.rstrip()):
-        return f"invalid JSON: the file ends early ({where}); was the upload truncated?"
+    stripped = text.strip()
+    if exc.pos >= len(stripped) or (stripped.startswith("[") and not stripped.endswith("]")):
+        return f"invalid JSON: the file ends early ({exc.msg}, {where}); was the upload truncated?"
     return f"invalid JSON: {exc.msg} ({where})"
 
 

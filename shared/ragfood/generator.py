@@ -92,6 +92,10 @@ class GeneratorClient:
                     yield fragment
                 if done:
                     return
+            # No done marker: the connection closed early, so the answer may be cut short.
+            raise GeneratorBadResponse(
+                f"generator at {self._host} closed the stream before finishing the answer"
+            )
 
     def list_models(self) -> list[str]:
         """Models the host offers (used by `doctor`)."""

@@ -97,11 +97,14 @@ def quote_literal(value: str) -> str:
 
 
 def make_client(
-    policy: RetryPolicy, timeout_s: float, on_retry: Callable[[int, str], None] | None = None
+    policy: RetryPolicy,
+    timeout_s: float,
+    on_retry: Callable[[int, str], None] | None = None,
+    inner: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """An httpx client with our retry policy and typed errors; share one per container."""
     return httpx.Client(
-        transport=RetryingTransport(httpx.HTTPTransport(), policy, on_retry=on_retry),
+        transport=RetryingTransport(inner or httpx.HTTPTransport(), policy, on_retry=on_retry),
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
         event_hooks={"response": [_raise_for_status]},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragfood.config import load_settings
 from ragfood.errors import ConfigError
 

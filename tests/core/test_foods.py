@@ -6,6 +6,7 @@ import gzip
 import json
 
 import pytest
+
 from ragfood.errors import FoodFileError
 from ragfood.foods import MAX_TEXT_BYTES, content_hash, enrich, parse_foods
 

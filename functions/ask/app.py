@@ -1,0 +1,147 @@
+"""Ask function: a FastAPI app behind API Gateway, adapted to Lambda with Mangum.
+
+Routes: POST /ask, GET /health, and the OpenAPI docs at /docs. Client mistakes get a 4xx JSON body
+naming the field; upstream failures get 502/503/504 naming the dependency; nothing ever returns a
+stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragfood import services
+from ragfood.errors import ConfigError, VectorError, VectorUnavailable
+from ragfood.pipeline import MAX_QUESTION_CHARS, AskOptions, InvalidQuestion
+
+logger = Logger()
+tracer = Tracer()
+
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    top_k: Annotated[int, Field(ge=1, le=20)] | None = None
+    region: Label | None = None
+    type: Label | None = None
+    min_score: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+
+class Source(BaseModel):
+    id: str
+    text: str
+    region: str | None
+    type: str | None
+    score: float
+
+
+class GeneratorInfo(BaseModel):
+    kind: str = Field(description="ollama, openai, extractive (quoted sources) or none")
+    model: str | None
+
+
+class AskResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+    generator: GeneratorInfo
+    degraded: bool = Field(description="true when the generator failed and sources were quoted")
+    reason: str | None = None
+    timings_ms: dict[str, float]
+    cached: bool = False
+
+
+class ErrorBody(BaseModel):
+    error: str
+    dependency: str | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+app = FastAPI(
+    title="RAGFood Ask API",
+    version="0.1.0",
+    description="Grounded answers about food from a curated knowledge base, with their sources.",
+    responses={
+        422: {"model": ErrorBody, "description": "The request is invalid"},
+        502: {"model": ErrorBody, "description": "A dependency is misconfigured"},
+        503: {"model": ErrorBody, "description": "A dependency is unavailable"},
+        504: {"model": ErrorBody, "description": "A dependency timed out"},
+    },
+)
+
+
+@app.post("/ask", response_model=AskResponse)
+def ask(request: AskRequest) -> dict[str, Any]:
+    options = AskOptions(
+        top_k=request.top_k, min_score=request.min_score, region=request.region, type=request.type
+    )
+    return services.pipeline().ask(request.question, options).as_dict()
+
+
+@app.get("/health")
+def health() -> dict[str, Any]:
+    """Liveness and configuration, without touching dependencies (so it is cheap to poll)."""
+    settings = services.settings()
+    return {
+        "status": "ok",
+        "vector_configured": bool(settings.vector_url),
+        "generator": settings.generator_api if settings.generator_url else "extractive",
+    }
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    details = [
+        {
+            "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+            "message": err["msg"],
+        }
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return _error(422, f"invalid request: {summary}", details=details)
+
+
+@app.exception_handler(InvalidQuestion)
+def _invalid_question(_: Request, exc: InvalidQuestion) -> JSONResponse:
+    return _error(422, f"invalid request: {exc}")
+
+
+@app.exception_handler(VectorError)
+def _vector_failed(_: Request, exc: VectorError) -> JSONResponse:
+    logger.error("vector index failed", extra={"error": str(exc), "kind": type(exc).__name__})
+    # Unavailable is worth retrying later (503/504); anything else needs an operator (502).
+    status = 502
+    if isinstance(exc, VectorUnavailable):
+        status = 504 if "timed out" in str(exc) else 503
+    return _error(status, str(exc), dependency="vector-index")
+
+
+@app.exception_handler(ConfigError)
+def _misconfigured(_: Request, exc: ConfigError) -> JSONResponse:
+    logger.error("service misconfigured", extra={"error": str(exc)})
+    return _error(503, f"service is not configured: {exc}", dependency="configuration")
+
+
+@app.exception_handler(Exception)
+def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error")
+    return _error(500, "internal error; see the function's logs")
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    body = ErrorBody(error=message, **extra).model_dump(exclude_none=True)
+    return JSONResponse(status_code=status, content=body)
+
+
+handler = logger.inject_lambda_context(
+    tracer.capture_lambda_handler(Mangum(app, lifespan="off")), clear_state=True
+)

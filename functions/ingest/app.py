@@ -1,0 +1,68 @@
+"""Ingest function: S3 ObjectCreated -> sync each uploaded foods.json into Upstash Vector.
+
+Thin by design: parse the event, hand each object to `ragfood.ingest`, emit metrics, shape the
+result. Uploads that can never succeed are reported (in the bucket, under reports/) and do not
+raise; transient failures raise so that Lambda retries and, finally, the on-failure destination
+receives the event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ragfood import services
+from ragfood.ingest import ingest_object
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = boto3.client("s3")  # once per container
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    settings = services.settings()
+    gateway = services.vector_gateway(write=True)
+    reports = []
+    for record in event.records:  # one notification may carry several objects
+        bucket = record.s3.bucket.name
+        key = unquote_plus(record.s3.get_object.key)  # keys arrive URL-encoded ("my+file.json")
+        logger.append_keys(bucket=bucket, key=key)
+        report = ingest_object(
+            s3,
+            gateway,
+            bucket=bucket,
+            key=key,
+            version_id=record.s3.get_object.version_id,
+            default_namespace=settings.namespace,
+            max_delete_fraction=settings.max_delete_fraction,
+        )
+        _emit_metrics(report.as_dict())
+        reports.append(report.as_dict())
+    return {"reports": reports}
+
+
+def _emit_metrics(report: dict[str, Any]) -> None:
+    for name in ("upserted", "unchanged", "deleted"):
+        metrics.add_metric(
+            name=f"Items{name.capitalize()}", unit=MetricUnit.Count, value=report[name]
+        )
+    metrics.add_metric(name="ItemsRejected", unit=MetricUnit.Count, value=len(report["rejected"]))
+    metrics.add_metric(
+        name="UploadsRejected", unit=MetricUnit.Count, value=int(report["status"] == "rejected")
+    )
+    metrics.add_metric(
+        name="IngestDuration",
+        unit=MetricUnit.Milliseconds,
+        value=report["timings_ms"].get("total", 0.0),
+    )

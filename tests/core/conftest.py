@@ -1,0 +1,62 @@
+"""Fixtures for the core: gateways and pipelines wired to real local servers over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from ragfood.retry import RetryPolicy
+from ragfood.vector import VectorGateway, make_client
+from ragfood_vector.launcher import VectorServer
+from tests.support.generator_stub import GeneratorStub
+
+FAST_RETRIES = RetryPolicy(max_attempts=6, initial_s=0.01, max_s=0.05)
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """A real HTTP transport that counts the requests it puts on the wire (retries included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.count += 1
+        return super().handle_request(request)
+
+
+def make_gateway(
+    server: VectorServer,
+    *,
+    write: bool = True,
+    transport: httpx.BaseTransport | None = None,
+    policy: RetryPolicy = FAST_RETRIES,
+    batch_size: int = 500,
+    parallelism: int = 4,
+    timeout_s: float = 10.0,
+) -> VectorGateway:
+    token = server.token if write else server.readonly_token
+    client = make_client(policy, timeout_s, inner=transport)
+    return VectorGateway(
+        server.url, SecretStr(token), client, batch_size=batch_size, parallelism=parallelism
+    )
+
+
+@pytest.fixture
+def gateway(vector_server: VectorServer) -> VectorGateway:
+    return make_gateway(vector_server)
+
+
+@pytest.fixture(scope="session")
+def generator_stub() -> Iterator[GeneratorStub]:
+    with GeneratorStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def stub(generator_stub: GeneratorStub) -> GeneratorStub:
+    generator_stub.reset()
+    return generator_stub

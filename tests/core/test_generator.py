@@ -1,0 +1,110 @@
+"""Specification of the generator client against a real Ollama/OpenAI-protocol stub."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from ragfood.errors import (
+    GeneratorBadResponse,
+    GeneratorHTTPError,
+    GeneratorModelNotFound,
+    GeneratorTimeout,
+    GeneratorUnreachable,
+)
+from ragfood.generator import GeneratorClient
+from tests.support.generator_stub import GeneratorStub
+
+MESSAGES = [{"role": "user", "content": "<sources>\n[1] Pho is a Vietnamese soup.\n</sources>"}]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[GeneratorStub]:
+    with GeneratorStub() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh(stub: GeneratorStub) -> None:
+    stub.reset()
+
+
+def client(url: str, api: str = "ollama", model: str = "llama3.2", timeout: float = 5.0, key=None):
+    return GeneratorClient(url, model, api=api, api_key=key, client=httpx.Client(timeout=timeout))
+
+
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_generate_returns_the_answer_text(stub: GeneratorStub, api: str):
+    result = client(stub.url, api).generate(MESSAGES)
+    assert result.text == "According to the knowledge base, Pho is a Vietnamese soup. [1]"
+
+
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_stream_yields_fragments_that_join_to_the_answer(stub: GeneratorStub, api: str):
+    fragments = list(client(stub.url, api).stream(MESSAGES))
+    assert len(fragments) > 3
+    assert "".join(fragments) == "According to the knowledge base, Pho is a Vietnamese soup. [1]"
+
+
+def test_openai_base_url_may_end_in_v1(stub: GeneratorStub):
+    assert client(stub.url + "/v1", "openai").endpoint == stub.url + "/v1/chat/completions"
+    assert client(stub.url, "openai").endpoint == stub.url + "/v1/chat/completions"
+
+
+def test_api_key_is_sent_as_bearer_token(stub: GeneratorStub):
+    client(stub.url, "openai", key=SecretStr("gsk-test")).generate(MESSAGES)
+    assert stub.state.requests[-1]["headers"]["Authorization"] == "Bearer gsk-test"
+
+
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_unknown_model_is_named(stub: GeneratorStub, api: str):
+    with pytest.raises(GeneratorModelNotFound, match="'no-such-model' is not available"):
+        client(stub.url, api, model="no-such-model").generate(MESSAGES)
+
+
+def test_server_error_is_reported_with_status(stub: GeneratorStub):
+    stub.state.mode = "fail"
+    with pytest.raises(GeneratorHTTPError, match="HTTP 500") as info:
+        client(stub.url).generate(MESSAGES)
+    assert info.value.status == 500
+
+
+def test_garbage_body_is_a_bad_response(stub: GeneratorStub):
+    stub.state.mode = "garbage"
+    with pytest.raises(GeneratorBadResponse, match="not JSON"):
+        client(stub.url).generate(MESSAGES)
+
+
+def test_empty_answer_is_a_bad_response(stub: GeneratorStub):
+    stub.state.mode = "empty"
+    with pytest.raises(GeneratorBadResponse, match="empty"):
+        client(stub.url).generate(MESSAGES)
+
+
+def test_slow_generator_times_out(stub: GeneratorStub):
+    stub.state.delay_s = 1.0
+    with pytest.raises(GeneratorTimeout, match="did not answer in time"):
+        client(stub.url, timeout=0.2).generate(MESSAGES)
+
+
+def test_refused_connection_is_unreachable():
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(GeneratorUnreachable, match="check GENERATOR_URL"):
+        client(f"http://127.0.0.1:{port}").generate(MESSAGES)
+
+
+def test_stream_broken_midway_raises(stub: GeneratorStub):
+    stub.state.mode = "break_stream"
+    with pytest.raises(GeneratorBadResponse, match="closed the stream before finishing"):
+        list(client(stub.url).stream(MESSAGES))
+
+
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_list_models(stub: GeneratorStub, api: str):
+    assert "llama3.2" in client(stub.url, api).list_models()
