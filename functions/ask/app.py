@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -99,15 +100,16 @@ def health() -> dict[str, Any]:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-    details = [
-        {
-            "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
-            "message": err["msg"],
-        }
-        for err in exc.errors()
-    ]
+    details = [{"field": _field(err), "message": err["msg"]} for err in exc.errors()]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
     return _error(422, f"invalid request: {summary}", details=details)
+
+
+def _field(err: dict[str, Any]) -> str:
+    if err["type"] == "json_invalid":
+        return "body"  # its loc is a character offset, not a field
+    loc = [str(part) for part in err["loc"]]
+    return ".".join(loc[1:] if loc[:1] == ["body"] else loc) or "body"
 
 
 @app.exception_handler(InvalidQuestion)
@@ -142,6 +144,10 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
-handler = logger.inject_lambda_context(
-    tracer.capture_lambda_handler(Mangum(app, lifespan="off")), clear_state=True
-)
+_asgi_adapter = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _asgi_adapter(event, context)

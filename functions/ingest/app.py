@@ -8,6 +8,7 @@ receives the event.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -22,7 +23,8 @@ from ragfood.ingest import ingest_object
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+# The template sets POWERTOOLS_METRICS_NAMESPACE; the default keeps local runs from failing.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RAGFood"))
 s3 = boto3.client("s3")  # once per container
 
 

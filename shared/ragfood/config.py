@@ -56,7 +56,17 @@ class Settings(BaseSettings):
     cache_ttl_s: float = _env("RAGFOOD_CACHE_TTL_S", default=300.0, ge=0)
     cache_size: int = _env("RAGFOOD_CACHE_SIZE", default=256, ge=0)
 
-    @field_validator("vector_url", "generator_url", mode="before")
+    @field_validator(
+        "vector_url",
+        "generator_url",
+        "vector_token",
+        "vector_readonly_token",
+        "generator_api_key",
+        "vector_token_param",
+        "vector_readonly_token_param",
+        "generator_api_key_param",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Templates and env files often pass an empty string for "not configured".
@@ -115,7 +125,8 @@ def resolve_parameters(settings: Settings) -> Settings:
         "vector_readonly_token": settings.vector_readonly_token_param,
         "generator_api_key": settings.generator_api_key_param,
     }
-    wanted = {field: name for field, name in wanted.items() if name}
+    # A value given directly (local runs, tests) wins over a parameter name.
+    wanted = {f: name for f, name in wanted.items() if name and getattr(settings, f) is None}
     if not wanted:
         return settings
     # Imported here: boto3 is only needed, and only paid for, when parameters are used.

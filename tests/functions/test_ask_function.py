@@ -1,0 +1,158 @@
+"""Specification of the ask function, invoked with the API Gateway events in events/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from ragfood.sync import sync_foods
+from ragfood_vector.launcher import VectorServer, free_port
+from tests.core.conftest import make_gateway
+from tests.functions.conftest import load_event
+from tests.support.generator_stub import GeneratorStub
+
+FOODS = [
+    {
+        "id": "pho",
+        "text": "Pho is a Vietnamese soup of rice noodles in beef broth.",
+        "region": "Vietnam",
+        "type": "soup",
+    },
+    {
+        "id": "gazpacho",
+        "text": "Gazpacho is a cold Spanish tomato soup.",
+        "region": "Spain",
+        "type": "soup",
+    },
+    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
+]
+
+
+@pytest.fixture
+def indexed(vector_server: VectorServer, clean_index) -> None:
+    sync_foods(json.dumps(FOODS).encode(), make_gateway(vector_server))
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[GeneratorStub]:
+    with GeneratorStub() as server:
+        yield server
+
+
+def body(response: dict) -> dict:
+    return json.loads(response["body"])
+
+
+def with_body(event: dict, payload: dict | str) -> dict:
+    return {**event, "body": payload if isinstance(payload, str) else json.dumps(payload)}
+
+
+def test_ask_event_returns_a_sourced_answer(indexed, function):
+    response = function("ask").invoke(load_event("api-ask.json"))
+    assert response["statusCode"] == 200
+    answer = body(response)
+    assert answer["sources"][0]["id"] == "pho"
+    assert set(answer["sources"][0]) == {"id", "text", "region", "type", "score"}
+    assert answer["generator"]["kind"] == "extractive" and answer["degraded"] is False
+    assert answer["answer"].startswith("No generator is configured")
+    assert set(answer) >= {"answer", "sources", "generator", "degraded", "timings_ms"}
+
+
+def test_configured_generator_answers(indexed, function, stub):
+    response = function("ask", GENERATOR_URL=stub.url).invoke(load_event("api-ask.json"))
+    answer = body(response)
+    assert answer["generator"] == {"kind": "ollama", "model": "llama3.2"}
+    assert answer["answer"].startswith("According to the knowledge base, Pho")
+
+
+def test_failing_generator_degrades_with_sources_not_an_error(indexed, function, stub):
+    stub.state.mode = "fail"
+    try:
+        response = function("ask", GENERATOR_URL=stub.url).invoke(load_event("api-ask.json"))
+    finally:
+        stub.reset()
+    assert response["statusCode"] == 200
+    assert body(response)["degraded"] is True and body(response)["sources"]
+
+
+def test_invalid_ask_event_gets_422_naming_each_field(indexed, function):
+    response = function("ask").invoke(load_event("api-ask-invalid.json"))
+    assert response["statusCode"] == 422
+    error = body(response)
+    assert {d["field"] for d in error["details"]} == {"question", "top_k"}
+    assert "Traceback" not in response["body"]
+
+
+def test_health_event_answers_ok(function):
+    response = function("ask").invoke(load_event("api-health.json"))
+    assert response["statusCode"] == 200 and body(response)["status"] == "ok"
+
+
+def test_openapi_document_is_served(function):
+    event = load_event("api-health.json")
+    event = {**event, "path": "/openapi.json", "resource": "/openapi.json"}
+    response = function("ask").invoke(event)
+    assert response["statusCode"] == 200 and "/ask" in body(response)["paths"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ("{not json", "body"),
+        ({"question": "x" * 2001}, "question"),
+        ({"question": "pho", "top_k": 0}, "top_k"),
+        ({"question": "pho", "min_score": 2}, "min_score"),
+        ({"question": "pho", "colour": "red"}, "colour"),
+        ({"question": 42}, "question"),
+    ],
+)
+def test_client_mistakes_get_4xx_naming_the_field(indexed, function, payload, field):
+    response = function("ask").invoke(with_body(load_event("api-ask.json"), payload))
+    assert response["statusCode"] == 422
+    assert field in body(response)["error"]
+
+
+def test_filter_value_with_quotes_is_refused_cleanly(indexed, function):
+    payload = {"question": "soup", "region": "a'b\"c"}
+    response = function("ask").invoke(with_body(load_event("api-ask.json"), payload))
+    assert response["statusCode"] == 422 and "region" in body(response)["error"]
+
+
+def test_region_filter_narrows_sources(indexed, function):
+    payload = {"question": "soup", "region": "spain", "min_score": 0}
+    response = function("ask").invoke(with_body(load_event("api-ask.json"), payload))
+    assert [s["id"] for s in body(response)["sources"]] == ["gazpacho"]
+
+
+def test_unreachable_index_is_503_naming_the_dependency(function):
+    down = function(
+        "ask", UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{free_port()}", RAGFOOD_MAX_ATTEMPTS="2"
+    )
+    response = down.invoke(load_event("api-ask.json"))
+    assert response["statusCode"] == 503
+    assert body(response)["dependency"] == "vector-index"
+    assert "Traceback" not in response["body"]
+
+
+def test_missing_configuration_is_503_without_secrets(function):
+    response = function("ask", UPSTASH_VECTOR_REST_URL="").invoke(load_event("api-ask.json"))
+    assert response["statusCode"] == 503
+    assert "UPSTASH_VECTOR_REST_URL" in body(response)["error"]
+
+
+def test_read_only_token_is_what_the_ask_function_uses(indexed, function, vector_server):
+    # With only the read-only token the function answers: it never needs write access.
+    response = function("ask", UPSTASH_VECTOR_REST_TOKEN="").invoke(load_event("api-ask.json"))
+    assert response["statusCode"] == 200
+
+
+def test_tenant_upload_is_invisible_to_another_tenants_questions(
+    vector_server, clean_index, function
+):
+    sync_foods(json.dumps(FOODS[:1]).encode(), make_gateway(vector_server), namespace="acme")
+    globex = function("ask", RAGFOOD_NAMESPACE="globex").invoke(load_event("api-ask.json"))
+    acme = function("ask", RAGFOOD_NAMESPACE="acme").invoke(load_event("api-ask.json"))
+    assert body(globex)["sources"] == []
+    assert [s["id"] for s in body(acme)["sources"]] == ["pho"]

@@ -1,0 +1,140 @@
+"""Specification of the ingest function, invoked with the S3 events in events/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from upstash_vector import Index
+
+from ragfood.errors import VectorUnavailable
+from ragfood_vector.launcher import free_port
+from tests.functions.conftest import BUCKET, load_event
+
+FOODS = [
+    {
+        "id": "pho",
+        "text": "Pho is a Vietnamese noodle soup with beef broth.",
+        "region": "Vietnam",
+        "type": "soup",
+    },
+    {
+        "id": "feijoada",
+        "text": "Feijoada is a Brazilian black bean stew with pork.",
+        "region": "Brazil",
+        "type": "main dish",
+    },
+    {
+        "id": "baklava",
+        "text": "Baklava is a layered pastry with nuts and honey.",
+        "region": "Turkey",
+        "type": "dessert",
+    },
+]
+
+
+def put(s3: Any, key: str, body: bytes | list) -> None:
+    data = json.dumps(body).encode() if isinstance(body, list) else body
+    s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+
+
+def report_in_bucket(s3: Any, key: str) -> dict:
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def ids_in(index: Index, namespace: str = "") -> set[str]:
+    return {v.id for v in index.range(limit=1000, namespace=namespace).vectors}
+
+
+def test_put_event_ingests_the_uploaded_file(s3, clean_index, function):
+    put(s3, "uploads/foods.json", FOODS)
+    result = function("ingest").invoke(load_event("s3-put-foods.json"))
+    (report,) = result["reports"]
+    assert (report["status"], report["upserted"]) == ("ok", 3)
+    assert ids_in(clean_index) == {"pho", "feijoada", "baklava"}
+
+
+def test_report_is_written_where_it_cannot_retrigger_ingestion(s3, clean_index, function):
+    put(s3, "uploads/foods.json", FOODS)
+    function("ingest").invoke(load_event("s3-put-foods.json"))
+    report = report_in_bucket(s3, "reports/foods.json.report.json")
+    assert report["source"] == f"s3://{BUCKET}/uploads/foods.json" and report["upserted"] == 3
+
+
+def test_every_record_is_ingested_with_url_decoded_keys(s3, clean_index, function):
+    put(s3, "uploads/tenants/acme/foods.json", FOODS[:1])
+    put(s3, "uploads/tenants/globex/my foods (2).json", FOODS[1:])
+    reports = function("ingest").invoke(load_event("s3-put-tenants.json"))["reports"]
+    assert [(r["namespace"], r["upserted"]) for r in reports] == [("acme", 1), ("globex", 2)]
+    assert ids_in(clean_index, "acme") == {"pho"}
+    assert ids_in(clean_index, "globex") == {"feijoada", "baklava"}
+
+
+def test_invalid_json_is_reported_without_raising_and_keeps_the_index(s3, clean_index, function):
+    ingest = function("ingest")
+    put(s3, "uploads/foods.json", FOODS)
+    ingest.invoke(load_event("s3-put-foods.json"))
+    put(s3, "uploads/foods.json", b'[{"id": "pho", "text": "trunc')
+    (report,) = ingest.invoke(load_event("s3-put-foods.json"))["reports"]
+    assert report["status"] == "rejected" and "truncated" in report["error"]
+    assert ids_in(clean_index) == {"pho", "feijoada", "baklava"}
+    assert report_in_bucket(s3, "reports/foods.json.report.json")["status"] == "rejected"
+
+
+def test_rejected_items_are_listed_in_the_report(s3, clean_index, function):
+    put(s3, "uploads/foods.json", [*FOODS, {"id": "nameless"}])
+    (report,) = function("ingest").invoke(load_event("s3-put-foods.json"))["reports"]
+    assert report["status"] == "partial"
+    assert report["rejected"] == [{"index": 3, "id": "nameless", "reason": "missing field 'text'"}]
+
+
+def test_vanished_object_is_reported_not_retried(s3, clean_index, function):
+    (report,) = function("ingest").invoke(load_event("s3-put-foods.json"))["reports"]
+    assert report["status"] == "rejected" and "no longer exists" in report["error"]
+
+
+def test_unreachable_index_raises_so_lambda_retries_and_a_rerun_succeeds(s3, clean_index, function):
+    put(s3, "uploads/foods.json", FOODS)
+    down = function(
+        "ingest",
+        UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{free_port()}",
+        RAGFOOD_MAX_ATTEMPTS="2",
+    )
+    with pytest.raises(VectorUnavailable):
+        down.invoke(load_event("s3-put-foods.json"))
+    again = function("ingest").invoke(load_event("s3-put-foods.json"))
+    assert again["reports"][0]["upserted"] == 3
+    assert clean_index.info().namespaces[""].vector_count == 3  # no duplicates
+
+
+def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):
+    ingest = function("ingest")
+    many = [{"id": f"dish-{i}", "text": f"dish number {i}"} for i in range(10)]
+    put(s3, "uploads/foods.json", many)
+    ingest.invoke(load_event("s3-put-foods.json"))
+    changed = [*many[:8]]
+    changed[0] = {"id": "dish-0", "text": "a brand new description"}
+    put(s3, "uploads/foods.json", changed)
+    (report,) = ingest.invoke(load_event("s3-put-foods.json"))["reports"]
+    assert (report["upserted"], report["unchanged"], report["deleted"]) == (1, 7, 2)
+    assert ids_in(clean_index) == {f"dish-{i}" for i in range(8)}
+
+
+def test_metrics_are_emitted_for_each_upload(s3, clean_index, function, capsys):
+    put(s3, "uploads/foods.json", FOODS)
+    function("ingest").invoke(load_event("s3-put-foods.json"))
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    metrics = {
+        m["Name"] for doc in emitted for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]
+    }
+    assert {
+        "ItemsUpserted",
+        "ItemsUnchanged",
+        "ItemsDeleted",
+        "ItemsRejected",
+        "IngestDuration",
+    } <= metrics
+    assert any(
+        doc.get("ItemsUpserted") == 3.0 or doc.get("ItemsUpserted") == [3.0] for doc in emitted
+    )
