@@ -93,6 +93,18 @@ def read_env_file(path: Path, logical_id: str) -> dict[str, str]:
     return {key: str(value) for key, value in values.items()}
 
 
+def load_function_module(short_name: str) -> ModuleType:
+    """Import functions/<name>/app.py afresh under a unique name (both files are called app.py)."""
+    path = REPO_ROOT / "functions" / short_name / "app.py"
+    module_name = f"ragfood_function_{short_name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def local_address(value: str) -> str:
     return value.replace("host.docker.internal", "127.0.0.1")
 
@@ -161,14 +173,8 @@ class LocalFunction:
         from ragfood import services
 
         services.reset()  # a new container builds its own clients from its own environment
-        path = REPO_ROOT / "functions" / self.short_name / "app.py"
-        module_name = f"ragfood_function_{self.short_name}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
         started = time.perf_counter()
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        module = load_function_module(self.short_name)
         self.init_ms = (time.perf_counter() - started) * 1000
         return module
 

@@ -1,0 +1,30 @@
+"""The embedded default: with no Upstash settings, the CLI talks to `ragfood vector serve`."""
+
+from __future__ import annotations
+
+import os
+
+from ragfood_vector.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_READONLY_TOKEN,
+    DEFAULT_TOKEN,
+)
+
+LOCAL_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+def apply_local_defaults() -> bool:
+    """Point the core at the local vector service unless Upstash is configured. True if applied."""
+    if os.environ.get("UPSTASH_VECTOR_REST_URL"):
+        return False
+    os.environ["UPSTASH_VECTOR_REST_URL"] = LOCAL_URL
+    os.environ.setdefault("UPSTASH_VECTOR_REST_TOKEN", DEFAULT_TOKEN)
+    os.environ.setdefault("UPSTASH_VECTOR_REST_READONLY_TOKEN", DEFAULT_READONLY_TOKEN)
+    return True
+
+
+def quiet_logs(verbose: bool) -> None:
+    """Structured JSON logs are for Lambda; on a terminal only warnings, unless --verbose."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "ERROR")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -1,0 +1,334 @@
+"""`ragfood`: every local operation behind one command line.
+
+Heavy imports happen inside the commands, so `ragfood --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ragfood_cli.local_env import apply_local_defaults, quiet_logs
+from ragfood_cli.render import console, errors, print_answer, print_report
+from ragfood_vector.cli import app as vector_app
+
+app = typer.Typer(
+    name="ragfood",
+    help="RAGFood: grounded answers about food from a curated knowledge base.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(vector_app, name="vector")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Region = Annotated[str | None, typer.Option(help="Only sources from this region.")]
+FoodType = Annotated[str | None, typer.Option("--type", help="Only sources of this type.")]
+TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=20, help="How many sources.")]
+MinScore = Annotated[
+    float | None, typer.Option("--min-score", min=0.0, max=1.0, help="Relevance threshold.")
+]
+Namespace = Annotated[
+    str | None, typer.Option(help="Namespace (tenant) to use; default RAGFOOD_NAMESPACE.")
+]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show JSON logs.")] = False,
+) -> None:
+    quiet_logs(verbose)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _core_settings() -> Any:
+    """Settings for commands that use the core; the local vector service unless configured."""
+    if apply_local_defaults():
+        errors.print("[dim]using the local vector service (ragfood vector serve)[/]")
+    from ragfood import services
+    from ragfood.errors import ConfigError
+
+    services.reset()
+    try:
+        return services.settings()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A foods.json file.")],
+    as_json: JsonFlag = False,
+    namespace: Namespace = None,
+    allow_mass_delete: Annotated[
+        bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
+    ] = False,
+) -> None:
+    """Sync FILE into the index: upsert new/changed items, delete removed ones, report the rest.
+
+    Exits 1 when the file was rejected, 2 when some items were rejected.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ragfood import services
+    from ragfood.errors import RagfoodError
+    from ragfood.sync import sync_foods
+
+    settings = _core_settings()
+    try:
+        gateway = services.vector_gateway(write=True)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=errors,
+            transient=True,
+            disable=as_json or not errors.is_terminal,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done)
+
+            report = sync_foods(
+                file.read_bytes(),
+                gateway,
+                namespace=settings.namespace if namespace is None else namespace,
+                source=str(file),
+                max_delete_fraction=settings.max_delete_fraction,
+                allow_mass_delete=allow_mass_delete,
+                progress=progress,
+            )
+    except RagfoodError as exc:
+        raise _fail(str(exc)) from None
+    data = report.as_dict()
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_report(data)
+    if report.status == "rejected":
+        raise typer.Exit(1)
+    if report.rejected:
+        raise typer.Exit(2)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    as_json: JsonFlag = False,
+    region: Region = None,
+    food_type: FoodType = None,
+    top_k: TopK = None,
+    min_score: MinScore = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(envvar="RAGFOOD_API_URL", help="Ask a deployed API instead of locally."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="RAGFOOD_API_KEY", help="API key for --api-url.")
+    ] = None,
+) -> None:
+    """Answer QUESTION from the knowledge base, with its sources."""
+    payload = {"question": question, "top_k": top_k, "region": region, "type": food_type}
+    payload["min_score"] = min_score
+    payload = {k: v for k, v in payload.items() if v is not None}
+    answer = _ask_api(api_url, api_key, payload) if api_url else _ask_local(payload)
+    if as_json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print_answer(answer)
+
+
+def _ask_local(payload: dict[str, Any]) -> dict[str, Any]:
+    from ragfood import services
+    from ragfood.errors import RagfoodError
+    from ragfood.pipeline import AskOptions
+
+    _core_settings()
+    options = AskOptions(**{k: v for k, v in payload.items() if k != "question"})
+    try:
+        return services.pipeline().ask(payload["question"], options).as_dict()
+    except RagfoodError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+    import httpx
+
+    headers = {"x-api-key": key} if key else {}
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/ask", json=payload, headers=headers, timeout=35)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {exc}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": response.text[:200]}
+    if response.status_code != 200:
+        message = body.get("error") or body.get("message") or response.reason_phrase
+        raise _fail(f"{url} answered {response.status_code}: {message}")
+    return body
+
+
+@app.command()
+def chat(
+    region: Region = None,
+    food_type: FoodType = None,
+    top_k: TopK = None,
+) -> None:
+    """Ask questions in a loop; answers stream as the generator writes them. Empty line quits."""
+    from rich.prompt import Prompt
+
+    from ragfood import services
+    from ragfood.errors import RagfoodError
+    from ragfood.pipeline import AskOptions
+
+    _core_settings()
+    options = AskOptions(top_k=top_k, region=region, type=food_type)
+    console.print("[bold]RAGFood chat[/] - ask about food; an empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = Prompt.ask("[bold cyan]you[/]", console=console).strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not question or question.lower() in {"exit", "quit", ":q"}:
+            return
+        console.print("[bold green]ragfood[/] ", end="")
+        try:
+            answer = services.pipeline().ask(
+                question, options, on_token=lambda t: console.print(t, end="", markup=False)
+            )
+        except RagfoodError as exc:
+            console.print()
+            errors.print(f"[red]error:[/] {exc}", highlight=False)
+            continue
+        console.print()
+        print_answer(answer.as_dict(), show_answer=False)
+
+
+@app.command()
+def invoke(
+    function: Annotated[str, typer.Argument(help="ingest or ask (or IngestFunction/AskFunction).")],
+    event: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Event JSON file.")],
+    env_vars: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="SAM-style env file (events/env.json)."),
+    ] = None,
+) -> None:
+    """Run a function's handler with EVENT, as `sam local invoke` would (no Docker needed)."""
+    from ragfood_cli.lambda_runner import LocalFunction
+
+    try:
+        local = LocalFunction(function, env_file=env_vars)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if "UPSTASH_VECTOR_REST_URL" not in os.environ and not local.env.get("UPSTASH_VECTOR_REST_URL"):
+        apply_local_defaults()
+    try:
+        result = local.invoke(json.loads(event.read_text()))
+    except Exception as exc:
+        print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}, indent=2))
+        raise typer.Exit(1) from None
+    print(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="RAGFOOD_API_KEY", help="Require this x-api-key on /ask, like API GW."),
+    ] = None,
+) -> None:
+    """Serve the ask API on localhost (docs at /docs)."""
+    import uvicorn
+
+    from ragfood_cli.local_server import build_app
+
+    _core_settings()
+    console.print(f"ask API on http://{host}:{port} (docs: /docs)")
+    uvicorn.run(build_app(api_key), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, the index and the generator; name what is wrong."""
+    from ragfood_cli.doctor import run_checks
+
+    settings = _core_settings()
+    checks = run_checks(settings)
+    for check in checks:
+        mark = (
+            "[bold red]FAIL[/]"
+            if not check.ok
+            else "[yellow]note[/]"
+            if check.warning
+            else "[green]  ok[/]"
+        )
+        console.print(f"{mark} [bold]{check.name}[/]: {check.detail}", highlight=False)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Labelled questions.")],
+    as_json: JsonFlag = False,
+    namespace: Namespace = None,
+) -> None:
+    """Measure retrieval on a labelled question set: recall@1/3/5, MRR, no-answer refusals."""
+    from rich.table import Table
+
+    from ragfood import services
+    from ragfood.errors import RagfoodError
+    from ragfood.pipeline import AskOptions
+    from ragfood_cli.evaluate import KS, load_questions
+    from ragfood_cli.evaluate import evaluate as run_eval
+
+    settings = _core_settings()
+    try:
+        questions = load_questions(file)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise _fail(str(exc)) from None
+    pipeline = services.pipeline()
+    options = AskOptions(top_k=max(KS), min_score=0.0, namespace=namespace)
+    try:
+        result = run_eval(
+            questions, lambda q: pipeline.retrieve(q, options), min_score=settings.min_score
+        )
+    except RagfoodError as exc:
+        raise _fail(str(exc)) from None
+    data = result.as_dict()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"retrieval on {file.name} ({data['questions']} questions)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k in KS:
+        table.add_row(f"recall@{k}", f"{data[f'recall@{k}']:.3f}")
+    table.add_row("MRR", f"{data['mrr']:.3f}")
+    table.add_row(
+        f"no-answer refused (min score {settings.min_score})", str(data["no_answer_refused"])
+    )
+    table.add_row("answerable wrongly refused", str(data["answerable_wrongly_refused"]))
+    for kind, values in data["by_kind"].items():
+        table.add_row(f"  {kind} ({values['questions']})", f"{values['score']:.3f}")
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,62 @@
+"""How answers and sync reports look on a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# soft_wrap: long lines stay whole, so they can be grepped and copied.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def sources_table(sources: list[dict[str, Any]]) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("score", justify="right")
+    table.add_column("id", style="cyan")
+    table.add_column("region / type", style="magenta")
+    table.add_column("text", overflow="fold")
+    for n, source in enumerate(sources, start=1):
+        tags = " / ".join(p for p in (source.get("region"), source.get("type")) if p)
+        text = source["text"] if len(source["text"]) < 140 else source["text"][:137] + "..."
+        table.add_row(str(n), f"{source['score']:.3f}", source["id"], tags, text)
+    return table
+
+
+def print_answer(answer: dict[str, Any], *, show_answer: bool = True) -> None:
+    if show_answer:
+        console.print(answer["answer"], markup=False, highlight=False)
+    generator = answer["generator"]
+    label = generator["kind"] + (f" ({generator['model']})" if generator.get("model") else "")
+    note = " [yellow]degraded[/]: " + answer["reason"] if answer.get("degraded") else ""
+    cached = " [dim](cached)[/]" if answer.get("cached") else ""
+    console.print(f"[dim]generator:[/] {label}{note}{cached}")
+    if answer["sources"]:
+        console.print(sources_table(answer["sources"]))
+
+
+def print_report(report: dict[str, Any]) -> None:
+    colour = {"ok": "green", "partial": "yellow", "rejected": "red"}[report["status"]]
+    console.print(f"[bold {colour}]{report['status']}[/] {report['source']}", highlight=False)
+    if report.get("error"):
+        errors.print(f"[red]error:[/] {report['error']}", highlight=False, markup=True)
+        return
+    namespace = report["namespace"] or "(default)"
+    console.print(
+        f"namespace {namespace}: {report['items']} items, {report['upserted']} upserted, "
+        f"{report['unchanged']} unchanged, {report['deleted']} deleted, "
+        f"{len(report['rejected'])} rejected in {report['timings_ms'].get('total', 0):.0f} ms",
+        highlight=False,
+    )
+    for reject in report["rejected"][:20]:
+        who = f"item {reject['index']}" + (f" (id {reject['id']!r})" if reject["id"] else "")
+        console.print(f"  [red]rejected[/] {who}: {reject['reason']}", highlight=False)
+    if len(report["rejected"]) > 20:
+        console.print(f"  ... and {len(report['rejected']) - 20} more (see --json)")
+    for warning in report.get("warnings", [])[:10]:
+        console.print(f"  [yellow]warning[/] {warning}", highlight=False)
+    if report.get("deletions_skipped"):
+        console.print(f"  [yellow]deletions skipped:[/] {report['deletions_skipped']}")

@@ -1,0 +1,41 @@
+"""Fixtures for the CLI: run `ragfood` in-process (CliRunner) or as a real process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from ragfood_cli.main import app
+from ragfood_vector.launcher import VectorServer
+
+REPO = Path(__file__).resolve().parents[2]
+RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
+
+
+@pytest.fixture
+def cli_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
+    return {
+        "UPSTASH_VECTOR_REST_URL": vector_server.url,
+        "UPSTASH_VECTOR_REST_TOKEN": vector_server.token,
+        "UPSTASH_VECTOR_REST_READONLY_TOKEN": vector_server.readonly_token,
+        "RAGFOOD_NAMESPACE": fresh_namespace,
+        "RAGFOOD_MIN_SCORE": "0.5",
+        "RAGFOOD_MAX_ATTEMPTS": "2",
+        "RAGFOOD_RETRY_INITIAL_S": "0.01",
+        "GENERATOR_URL": "",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+@pytest.fixture
+def ragfood(cli_env: dict[str, str]) -> Callable[..., Result]:
+    """ragfood("ask", "...", env={...}) -> the finished command's Result."""
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(app, list(args), env={**cli_env, **(env or {})})
+
+    return run

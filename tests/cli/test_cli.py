@@ -1,0 +1,183 @@
+"""Specification of the `ragfood` command line: each command's happy path and its main error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ragfood_vector.launcher import VectorServer, free_port
+from tests.cli.conftest import REPO
+from tests.support.generator_stub import GeneratorStub
+
+FOODS = [
+    {
+        "id": "pho",
+        "text": "Pho is a Vietnamese noodle soup with beef broth.",
+        "region": "Vietnam",
+        "type": "soup",
+    },
+    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
+    {
+        "id": "churros",
+        "text": "Churros are fried dough sticks dipped in chocolate.",
+        "region": "Spain",
+        "type": "dessert",
+    },
+]
+
+
+@pytest.fixture
+def foods_file(tmp_path: Path) -> Path:
+    path = tmp_path / "foods.json"
+    path.write_text(json.dumps(FOODS))
+    return path
+
+
+@pytest.fixture
+def ingested(ragfood, foods_file: Path) -> None:
+    assert ragfood("ingest", str(foods_file)).exit_code == 0
+
+
+def test_ingest_prints_a_summary(ragfood, foods_file):
+    result = ragfood("ingest", str(foods_file))
+    assert result.exit_code == 0, result.output
+    assert "3 items, 3 upserted, 0 unchanged, 0 deleted, 0 rejected" in result.output
+
+
+def test_ingest_json_prints_the_sync_report(ragfood, foods_file):
+    result = ragfood("ingest", str(foods_file), "--json")
+    report = json.loads(result.stdout)
+    assert (report["status"], report["upserted"]) == ("ok", 3)
+
+
+def test_ingest_of_an_unreadable_file_exits_1_naming_the_problem(ragfood, tmp_path):
+    bad = tmp_path / "foods.json"
+    bad.write_text('{"id": "pho"}')
+    result = ragfood("ingest", str(bad))
+    assert result.exit_code == 1
+    assert "expected a JSON array of food items, got an object" in result.output
+
+
+def test_ingest_with_rejected_items_exits_2_and_lists_them(ragfood, tmp_path):
+    partial = tmp_path / "foods.json"
+    partial.write_text(json.dumps([*FOODS, {"id": 5, "text": "x"}]))
+    result = ragfood("ingest", str(partial))
+    assert result.exit_code == 2
+    assert "item 3: field 'id' must be a non-empty string" in result.output
+
+
+def test_ask_answers_with_sources(ragfood, ingested):
+    result = ragfood("ask", "Vietnamese beef noodle soup")
+    assert result.exit_code == 0, result.output
+    assert "No generator is configured" in result.output and "pho" in result.output
+
+
+def test_ask_json_honours_filters(ragfood, ingested):
+    result = ragfood("ask", "dessert", "--json", "--region", "spain", "--min-score", "0")
+    answer = json.loads(result.stdout)
+    assert [s["id"] for s in answer["sources"]] == ["churros"]
+
+
+def test_ask_with_unusable_filter_fails_cleanly(ragfood, ingested):
+    result = ragfood("ask", "dessert", "--type", "a\\b")
+    assert result.exit_code == 1 and "type: must not contain backslashes" in result.output
+
+
+def test_ask_against_an_unreachable_index_fails_cleanly(ragfood):
+    result = ragfood(
+        "ask", "pho", env={"UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"}
+    )
+    assert result.exit_code == 1 and "cannot reach vector index" in result.output
+
+
+def test_invoke_runs_a_handler_with_an_event_file(ragfood):
+    result = ragfood("invoke", "ask", "--event", str(REPO / "events" / "api-health.json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["statusCode"] == 200
+
+
+def test_invoke_unknown_function_is_refused(ragfood):
+    result = ragfood("invoke", "nope", "--event", str(REPO / "events" / "api-health.json"))
+    assert result.exit_code == 1 and "unknown function 'nope'" in result.output
+
+
+def test_eval_reports_recall_and_refusals(ragfood, ingested, tmp_path):
+    questions = tmp_path / "questions.json"
+    questions.write_text(
+        json.dumps(
+            [
+                {
+                    "question": "Vietnamese beef noodle soup",
+                    "expected_ids": ["pho"],
+                    "kind": "direct",
+                },
+                {"question": "Japanese rice cake", "expected_ids": ["mochi"], "kind": "direct"},
+                {"question": "zzzz qqqq xxxx", "expected_ids": [], "kind": "no_answer"},
+            ]
+        )
+    )
+    # hash embeddings of unrelated texts score about 0.5, so refuse below 0.6 here
+    result = ragfood("eval", str(questions), "--json", env={"RAGFOOD_MIN_SCORE": "0.6"})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["recall@1"], data["answerable"], data["unanswerable"]) == (1.0, 2, 1)
+    assert data["no_answer_refused"] == 1.0
+
+
+def test_eval_of_a_malformed_question_file_fails(ragfood, tmp_path):
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps([{"expected_ids": []}]))
+    result = ragfood("eval", str(questions))
+    assert result.exit_code == 1 and "item 0 needs a 'question'" in result.output
+
+
+def test_doctor_passes_on_a_healthy_setup(ragfood):
+    result = ragfood("doctor")
+    assert result.exit_code == 0, result.output
+    assert "embedding model" in result.output and "FAIL" not in result.output
+
+
+def test_doctor_names_an_unreachable_vector_url(ragfood):
+    result = ragfood("doctor", env={"UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"})
+    assert result.exit_code == 1 and "cannot reach vector index" in result.output
+
+
+def test_doctor_names_a_wrong_token(ragfood):
+    result = ragfood(
+        "doctor",
+        env={"UPSTASH_VECTOR_REST_READONLY_TOKEN": "wrong", "UPSTASH_VECTOR_REST_TOKEN": "wrong"},
+    )
+    assert result.exit_code == 1 and "wrong token" in result.output and "401" in result.output
+
+
+def test_doctor_names_a_read_only_token_used_for_ingest(ragfood, vector_server: VectorServer):
+    result = ragfood("doctor", env={"UPSTASH_VECTOR_REST_TOKEN": vector_server.readonly_token})
+    assert result.exit_code == 1
+    assert "cannot write (is it the read-only token?)" in result.output
+
+
+def test_doctor_names_an_index_without_embedding_model(ragfood, start_vector_server):
+    bare = start_vector_server(embedder="none")
+    result = ragfood(
+        "doctor",
+        env={
+            "UPSTASH_VECTOR_REST_URL": bare.url,
+            "UPSTASH_VECTOR_REST_TOKEN": bare.token,
+            "UPSTASH_VECTOR_REST_READONLY_TOKEN": bare.readonly_token,
+        },
+    )
+    assert result.exit_code == 1 and "has no embedding model" in result.output
+
+
+def test_doctor_names_an_unreachable_generator(ragfood):
+    result = ragfood("doctor", env={"GENERATOR_URL": f"http://127.0.0.1:{free_port()}"})
+    assert result.exit_code == 1 and "cannot reach generator" in result.output
+
+
+def test_doctor_names_an_unknown_model(ragfood):
+    with GeneratorStub() as stub:
+        result = ragfood("doctor", env={"GENERATOR_URL": stub.url, "GENERATOR_MODEL": "gpt-9"})
+    assert result.exit_code == 1 and "unknown model 'gpt-9'" in result.output
+    assert "llama3.2" in result.output  # what it does offer
