@@ -1,0 +1,57 @@
+"""Shared fixtures for the whole test suite.
+
+Vector service fixtures run the local Upstash-compatible service (``ragfood_vector``) as a real
+subprocess, so the ``upstash_vector`` SDK and our own clients talk HTTP to it as to Upstash:
+
+- ``vector_server``: one hash-embedder service for the session; isolate tests with
+  ``fresh_namespace`` instead of resetting it.
+- ``minilm_server``: one service with the real all-MiniLM-L6-v2 model, for semantic tests.
+- ``start_vector_server``: a factory for a service with special options (fault injection,
+  latency, ``embedder="none"``, its own data dir); everything it started is stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ragfood_vector.launcher import VectorServer
+
+_namespace_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def vector_server() -> Iterator[VectorServer]:
+    with VectorServer(embedder="hash") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def minilm_server() -> Iterator[VectorServer]:
+    with VectorServer(embedder="minilm", startup_timeout=120) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_namespace(request: pytest.FixtureRequest) -> str:
+    """A namespace no other test uses (named after the test, for readable failures)."""
+    name = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
+    return f"t{next(_namespace_numbers)}-{name}"
+
+
+@pytest.fixture
+def start_vector_server() -> Iterator[Callable[..., VectorServer]]:
+    """``start_vector_server(**options)`` -> a started VectorServer, stopped after the test."""
+    started: list[VectorServer] = []
+
+    def start(**options: Any) -> VectorServer:
+        server = VectorServer(**options)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(started):
+        server.stop()
