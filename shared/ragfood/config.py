@@ -43,7 +43,11 @@ class Settings(BaseSettings):
     generator_timeout_s: float = _env("GENERATOR_TIMEOUT_S", default=30.0, gt=0, le=900)
     generator_max_tokens: int = _env("GENERATOR_MAX_TOKENS", default=400, ge=16, le=8192)
 
+    # Queries must fit in an API request; writes embed up to 1000 texts server-side per request.
     vector_timeout_s: float = _env("RAGFOOD_VECTOR_TIMEOUT_S", default=10.0, gt=0, le=600)
+    vector_write_timeout_s: float = _env(
+        "RAGFOOD_VECTOR_WRITE_TIMEOUT_S", default=120.0, gt=0, le=900
+    )
     max_attempts: int = _env("RAGFOOD_MAX_ATTEMPTS", default=4, ge=1, le=10)
     retry_initial_s: float = _env("RAGFOOD_RETRY_INITIAL_S", default=0.2, ge=0, le=10)
     retry_max_s: float = _env("RAGFOOD_RETRY_MAX_S", default=4.0, ge=0, le=60)

@@ -36,7 +36,8 @@ def vector_gateway(*, write: bool = False) -> VectorGateway:
     """The read-only gateway (ask) or the read-write one (ingest); each built once."""
     s = settings()
     url, token = s.require_vector(write=write)
-    client = make_client(_policy(s), s.vector_timeout_s, on_retry=_log_retry)
+    timeout = s.vector_write_timeout_s if write else s.vector_timeout_s
+    client = make_client(_policy(s), timeout, on_retry=_log_retry)
     return VectorGateway(url, token, client, batch_size=s.batch_size, parallelism=s.parallelism)
 
 

@@ -48,8 +48,8 @@ def test_chat_streams_answers_in_a_terminal_and_quits_on_an_empty_line(cli_env, 
         terminal = Terminal([str(RAGFOOD), "chat"], {**cli_env, "GENERATOR_URL": stub.url})
         terminal.wait_for(r"you.*:")
         terminal.type("Tell me about Vietnamese beef noodle soup\r")
-        screen = terminal.wait_for(r"generator: ollama")
-        terminal.wait_for(r"you.*:.*\n(.|\n)*you.*:")  # a second prompt
+        terminal.wait_for(r"generator: ollama")
+        screen = terminal.wait_for(r"generator: ollama(.|\n)*you.*:")  # sources, then a new prompt
         terminal.type("\r")
         assert terminal.close() == 0
     assert "According to the knowledge base, Pho is a Vietnamese" in screen
