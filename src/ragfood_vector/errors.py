@@ -1,10 +1,10 @@
-"""The one exception type request handling raises; the server turns it into Upstash's error shape."""
+"""The exception request handling raises; the server turns it into Upstash's error shape."""
 
 from __future__ import annotations
 
 
 class ApiError(Exception):
-    """A failed request: answered as HTTP ``status`` with ``{"error": message, "status": status}``."""
+    """A failed request, answered as HTTP ``status`` with ``{"error": ..., "status": ...}``."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

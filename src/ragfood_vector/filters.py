@@ -46,6 +46,7 @@ class FilterError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Tokenizer
 
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # "(" ")" "," "op" "string" "number" "word" "eof"
@@ -207,6 +208,7 @@ def _compare(op: str, value: Any, literal: Literal) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Parser: each parse_* method returns a compiled predicate.
 
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
@@ -227,7 +229,9 @@ class _Parser:
     def expect_keyword(self, word: str, context: str) -> Token:
         token = self.peek()
         if not self.at_keyword(word):
-            raise FilterError(f"expected {word.upper()} {context}, found {token.text!r}", token.position)
+            raise FilterError(
+                f"expected {word.upper()} {context}, found {token.text!r}", token.position
+            )
         return self.advance()
 
     def parse(self) -> Predicate:
@@ -275,7 +279,8 @@ class _Parser:
             self.advance()
             return inner
         if self.at_keyword("has") and (
-            self.at_keyword("field", 1) or (self.at_keyword("not", 1) and self.at_keyword("field", 2))
+            self.at_keyword("field", 1)
+            or (self.at_keyword("not", 1) and self.at_keyword("field", 2))
         ):
             return self.parse_has_field()
         path = self.parse_path("a field name")
@@ -337,9 +342,10 @@ class _Parser:
         if self.at_keyword("contains"):
             self.advance()
             return self.parse_contains(path, negate)
-        expected = "IN, GLOB or CONTAINS after NOT" if negate else (
-            "an operator (=, !=, <, <=, >, >=, IN, NOT IN, GLOB, NOT GLOB, CONTAINS, NOT CONTAINS)"
-        )
+        if negate:
+            expected = "IN, GLOB or CONTAINS after NOT"
+        else:
+            expected = "an operator (=, !=, <, <=, >, >=, [NOT] IN, [NOT] GLOB, [NOT] CONTAINS)"
         raise FilterError(f"expected {expected}, found {operator.text!r}", operator.position)
 
     def parse_in(self, path: tuple[PathSegment, ...], negate: bool) -> Predicate:

@@ -67,3 +67,12 @@ def test_deleted_vectors_are_no_longer_found_by_query(
     index.delete("a", namespace=fresh_namespace)
 
     assert [r.id for r in index.query(vector=vec(1), namespace=fresh_namespace)] == ["b"]
+
+
+def test_deleting_an_empty_list_of_ids_deletes_nothing(
+    index: Index, fresh_namespace: str, vec: Vec
+) -> None:
+    index.upsert([("a", vec(1))], namespace=fresh_namespace)
+
+    assert index.delete([], namespace=fresh_namespace).deleted == 0
+    assert ids_in(index, fresh_namespace) == ["a"]

@@ -162,3 +162,11 @@ def test_errors_carry_their_http_status_in_the_body(vector_server: VectorServer)
 
     assert response.status_code == 400
     assert response.json() == {"error": "Invalid vector dimension: 1, expected: 384", "status": 400}
+
+
+def test_nan_in_a_body_is_refused_as_malformed_json(vector_server: VectorServer) -> None:
+    body = b'{"id": "a", "vector": [1.0], "metadata": {"x": NaN}}'
+
+    response = post(vector_server, "/upsert", content=body)
+
+    assert response.status_code == 400 and "NaN is not valid JSON" in response.json()["error"]

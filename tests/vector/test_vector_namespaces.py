@@ -36,6 +36,16 @@ def test_queries_only_see_their_own_namespace(index: Index, fresh_namespace: str
     assert [r.id for r in results] == ["mine"]
 
 
+def test_namespace_names_may_contain_spaces_and_non_ascii_letters(
+    index: Index, fresh_namespace: str, vec: Vec
+) -> None:
+    namespace = f"{fresh_namespace} crème brûlée"
+    index.upsert([("a", vec(1))], namespace=namespace)
+
+    assert namespace in index.list_namespaces()
+    assert [r.id for r in index.query(vector=vec(1), namespace=namespace)] == ["a"]
+
+
 def test_list_namespaces_includes_the_default_and_created_ones(
     index: Index, fresh_namespace: str, vec: Vec
 ) -> None:

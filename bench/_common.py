@@ -1,0 +1,91 @@
+"""Shared set-up for the benchmarks: import paths, data generation, table printing."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for path in (REPO, REPO / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+REGIONS = ["Italy", "Japan", "Mexico", "India", "Peru", "Ghana", "Norway", "Vietnam", "Brazil"]
+TYPES = ["soup", "dessert", "main dish", "bread", "snack", "drink", "salad", "street food"]
+WORDS = [
+    "rice",
+    "beans",
+    "pork",
+    "beef",
+    "chicken",
+    "fish",
+    "noodles",
+    "cheese",
+    "tomato",
+    "chili",
+    "garlic",
+    "onion",
+    "ginger",
+    "lemon",
+    "honey",
+    "butter",
+    "flour",
+    "corn",
+    "potato",
+    "coconut",
+    "yoghurt",
+    "lamb",
+    "mushroom",
+    "pepper",
+    "sesame",
+    "vinegar",
+]
+
+
+def generated_foods(count: int, seed: int = 0) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    foods = []
+    for i in range(count):
+        words = " ".join(rng.choices(WORDS, k=12))
+        foods.append(
+            {
+                "id": f"food-{i:06d}",
+                "text": f"Dish {i} is made with {words}.",
+                "region": rng.choice(REGIONS),
+                "type": rng.choice(TYPES),
+            }
+        )
+    return foods
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h) for h in headers], *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    print(f"\n{title}")
+    for n, row in enumerate(cells):
+        print("  " + "  ".join(cell.rjust(widths[i]) for i, cell in enumerate(row)))
+        if n == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

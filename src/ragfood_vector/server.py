@@ -1,0 +1,405 @@
+"""The HTTP face of the service: Upstash Vector's REST endpoints on Starlette + uvicorn.
+
+Every answer is ``{"result": ...}`` or ``{"error": "...", "status": N}`` with that HTTP status,
+because the SDK calls ``response.json()`` on every answer whatever its status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ragfood_vector.auth import READ_OPERATIONS, WRITE_OPERATIONS, authorize
+from ragfood_vector.config import ServiceConfig
+from ragfood_vector.embedders import Embedder, make_embedder, model_name_for
+from ragfood_vector.errors import ApiError, bad_request
+from ragfood_vector.faults import FaultInjector
+from ragfood_vector.protocol import (
+    NO_EMBEDDING_MODEL,
+    QuerySpec,
+    VectorItem,
+    encode_cursor,
+    parse_delete,
+    parse_fetch,
+    parse_json_body,
+    parse_queries,
+    parse_range,
+    parse_update,
+    parse_upsert,
+    parse_upsert_data,
+    score_to_json,
+    vector_to_json,
+)
+from ragfood_vector.store import Hit, StoredVector, VectorStore
+
+logger = logging.getLogger("ragfood_vector")
+
+PARENT_PID_ENV = "RAGFOOD_VECTOR_PARENT_PID"
+
+# Operations that take no namespace suffix in their path.
+GLOBAL_OPERATIONS = frozenset({"info", "list-namespaces"})
+
+Handler = Callable[["VectorService", str, Any, Mapping[str, str]], Any]
+
+
+def _stored_to_json(row: StoredVector) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": row.id}
+    if row.vector is not None:
+        entry["vector"] = vector_to_json(row.vector)
+    if row.metadata is not None:
+        entry["metadata"] = row.metadata
+    if row.data is not None:
+        entry["data"] = row.data
+    return entry
+
+
+class VectorService:
+    """The endpoints' logic, free of HTTP: each method takes a namespace and a decoded body."""
+
+    def __init__(
+        self, config: ServiceConfig, embedder: Embedder | None, store: VectorStore
+    ) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.store = store
+        self.dimension = embedder.dimension if embedder is not None else config.dimension
+        self.embedding_model = embedder.model_name if embedder is not None else ""
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.embedder is None:
+            raise bad_request(NO_EMBEDDING_MODEL)
+        return self.embedder.embed(texts)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def upsert(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
+        self.store.upsert(namespace, parse_upsert(body, self.dimension))
+        return "Success"
+
+    def upsert_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
+        if self.embedder is None:
+            raise bad_request(NO_EMBEDDING_MODEL)
+        items = parse_upsert_data(body)
+        vectors = self._embed([item.data or "" for item in items])
+        embedded = [
+            VectorItem(id=item.id, vector=vector, metadata_json=item.metadata_json, data=item.data)
+            for item, vector in zip(items, vectors, strict=True)
+        ]
+        self.store.upsert(namespace, embedded)
+        return "Success"
+
+    def update(self, namespace: str, body: Any, params: Mapping[str, str]) -> dict[str, int]:
+        request = parse_update(body, self.dimension)
+        vector = request.vector
+        if vector is None and request.data is not None and self.embedder is not None:
+            # New data on an index with an embedding model means a new vector, as on Upstash.
+            vector = self._embed([request.data])[0]
+        updated = self.store.update(
+            namespace,
+            request.id,
+            vector=vector,
+            data=request.data,
+            metadata=request.metadata,
+            patch=request.patch,
+        )
+        return {"updated": int(updated)}
+
+    def delete(self, namespace: str, body: Any, params: Mapping[str, str]) -> dict[str, int]:
+        request = parse_delete(body)
+        if request.ids is not None:
+            deleted = self.store.delete_ids(namespace, request.ids)
+        elif request.prefix is not None:
+            deleted = self.store.delete_prefix(namespace, request.prefix)
+        else:
+            assert request.predicate is not None
+            deleted = self.store.delete_matching(namespace, request.predicate)
+        return {"deleted": deleted}
+
+    def reset(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
+        if "all" in params:
+            self.store.reset_all()
+        else:
+            self.store.reset(namespace)
+        return "Success"
+
+    def delete_namespace(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
+        if namespace == "":
+            raise bad_request("The default namespace cannot be deleted")
+        if not self.store.delete_namespace(namespace):
+            raise ApiError(404, f"Namespace '{namespace}' does not exist")
+        return "Success"
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def query(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
+        specs, is_batch = parse_queries(body, self.dimension, by_data=False)
+        vectors = np.stack([spec.vector for spec in specs if spec.vector is not None])
+        return self._search(namespace, specs, vectors, is_batch)
+
+    def query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
+        if self.embedder is None:
+            raise bad_request(NO_EMBEDDING_MODEL)
+        specs, is_batch = parse_queries(body, self.dimension, by_data=True)
+        vectors = self._embed([spec.data or "" for spec in specs])
+        return self._search(namespace, specs, vectors, is_batch)
+
+    def _search(
+        self, namespace: str, specs: list[QuerySpec], vectors: np.ndarray, is_batch: bool
+    ) -> list[Any]:
+        hit_lists = self.store.search(
+            namespace, vectors, [s.top_k for s in specs], [s.predicate for s in specs]
+        )
+        answers = [
+            self._hits_to_json(namespace, spec, hits)
+            for spec, hits in zip(specs, hit_lists, strict=True)
+        ]
+        # Upstash answers a one-element batch with a plain result list (the SDK relies on it).
+        if is_batch and len(specs) > 1:
+            return answers
+        return answers[0]
+
+    def _hits_to_json(
+        self, namespace: str, spec: QuerySpec, hits: list[Hit]
+    ) -> list[dict[str, Any]]:
+        if not (spec.include_vectors or spec.include_metadata or spec.include_data):
+            return [{"id": hit.id, "score": score_to_json(hit.cosine)} for hit in hits]
+        rows = self.store.fetch(
+            namespace,
+            [hit.id for hit in hits],
+            vectors=spec.include_vectors,
+            metadata=spec.include_metadata,
+            data=spec.include_data,
+        )
+        answer = []
+        for hit, row in zip(hits, rows, strict=True):
+            if row is None:  # deleted by a concurrent request since the search
+                continue
+            answer.append(
+                {"id": hit.id, "score": score_to_json(hit.cosine), **_stored_to_json(row)}
+            )
+        return answer
+
+    def fetch(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
+        request = parse_fetch(body)
+        flags = {
+            "vectors": request.includes.vectors,
+            "metadata": request.includes.metadata,
+            "data": request.includes.data,
+        }
+        if request.ids is not None:
+            rows = self.store.fetch(namespace, request.ids, **flags)
+            return [None if row is None else _stored_to_json(row) for row in rows]
+        found, _ = self.store.scan(
+            namespace, start_id=None, prefix=request.prefix, limit=1000, **flags
+        )
+        return [_stored_to_json(row) for row in found]
+
+    def range(self, namespace: str, body: Any, params: Mapping[str, str]) -> dict[str, Any]:
+        request = parse_range(body)
+        rows, next_id = self.store.scan(
+            namespace,
+            start_id=request.start_id,
+            prefix=request.prefix,
+            limit=request.limit,
+            vectors=request.includes.vectors,
+            metadata=request.includes.metadata,
+            data=request.includes.data,
+        )
+        return {
+            "nextCursor": "" if next_id is None else encode_cursor(next_id),
+            "vectors": [_stored_to_json(row) for row in rows],
+        }
+
+    def info(self, namespace: str, body: Any, params: Mapping[str, str]) -> dict[str, Any]:
+        counts = self.store.namespace_counts()
+        return {
+            "vectorCount": sum(counts.values()),
+            "pendingVectorCount": 0,
+            "indexSize": self.store.size_bytes(),
+            "dimension": self.dimension,
+            "similarityFunction": "COSINE",
+            "indexType": "DENSE",
+            "denseIndex": {
+                "dimension": self.dimension,
+                "similarityFunction": "COSINE",
+                "embeddingModel": self.embedding_model,
+            },
+            "namespaces": {
+                name: {"vectorCount": count, "pendingVectorCount": 0}
+                for name, count in counts.items()
+            },
+        }
+
+    def list_namespaces(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[str]:
+        return self.store.namespaces()
+
+    def unsupported(self, namespace: str, body: Any, params: Mapping[str, str]) -> None:
+        raise ApiError(
+            501,
+            "Resumable queries are not supported by the local vector service; "
+            "use query with top_k up to 1000",
+        )
+
+
+HANDLERS: dict[str, Handler] = {
+    "upsert": VectorService.upsert,
+    "upsert-data": VectorService.upsert_data,
+    "query": VectorService.query,
+    "query-data": VectorService.query_data,
+    "fetch": VectorService.fetch,
+    "range": VectorService.range,
+    "delete": VectorService.delete,
+    "update": VectorService.update,
+    "reset": VectorService.reset,
+    "info": VectorService.info,
+    "list-namespaces": VectorService.list_namespaces,
+    "delete-namespace": VectorService.delete_namespace,
+    "resumable-query": VectorService.unsupported,
+    "resumable-query-data": VectorService.unsupported,
+    "resumable-query-next": VectorService.unsupported,
+    "resumable-query-end": VectorService.unsupported,
+}
+assert set(HANDLERS) == READ_OPERATIONS | WRITE_OPERATIONS
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def build_app(config: ServiceConfig) -> Starlette:
+    """Open the store (raising on a dimension mismatch), load the embedder, then the app."""
+    # The store first: a mismatching data dir should fail before a model takes seconds to load.
+    # (ServiceConfig guarantees config.dimension is the embedder's dimension.)
+    store = VectorStore(
+        config.data_dir,
+        dimension=config.dimension,
+        embedder=config.embedder,
+        embedding_model=model_name_for(config.embedder, config.dimension),
+    )
+    if store.created_by != config.embedder and "none" not in (store.created_by, config.embedder):
+        print(
+            f"warning: {config.data_dir} was filled by the {store.created_by} embedder; "
+            f"vectors from the {config.embedder} embedder will not be comparable with them",
+            file=sys.stderr,
+        )
+    embedder = make_embedder(config.embedder, config.dimension)
+    service = VectorService(config, embedder, store)
+    faults = FaultInjector(config.fail_rate, config.seed)
+    latency = config.latency_ms / 1000.0
+
+    async def api(request: Request) -> Response:
+        operation = request.path_params["operation"]
+        namespace = request.path_params.get("namespace", "")
+        try:
+            handler = HANDLERS.get(operation)
+            if handler is None or (
+                "namespace" in request.path_params and operation in GLOBAL_OPERATIONS
+            ):
+                raise ApiError(404, f"Not found: {request.url.path}")
+            if latency:
+                # asyncio.sleep, not time.sleep: other requests keep being served meanwhile.
+                await asyncio.sleep(latency)
+            authorize(
+                request.headers.get("authorization"),
+                operation,
+                token=config.token,
+                readonly_token=config.readonly_token,
+            )
+            # Before the body is even read, so an injected failure never changes anything.
+            fault = faults.draw()
+            if fault is not None:
+                raise fault
+            body = parse_json_body(await request.body())
+            result = await run_in_threadpool(
+                handler, service, namespace, body, request.query_params
+            )
+        except ApiError as exc:
+            return error_response(exc.status, exc.message)
+        except Exception as exc:  # the SDK cannot parse a non-JSON 500, so always answer JSON
+            logger.exception("internal error in %s", operation)
+            return error_response(500, f"Internal error: {type(exc).__name__}: {exc}")
+        return JSONResponse({"result": result})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error_response(404, f"Not found: {request.url.path}")
+        return error_response(exc.status_code, str(exc.detail))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            # Upstash accepts GET and POST on every endpoint; the SDK always POSTs.
+            Route("/{operation}", api, methods=["GET", "POST"]),
+            Route("/{operation}/{namespace:path}", api, methods=["GET", "POST"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app
+
+
+def describe(config: ServiceConfig, service: VectorService) -> str:
+    """The start-up line: where to connect and what answers there (never the tokens)."""
+    model = service.embedding_model or "no embedding model"
+    return (
+        f"ragfood vector service listening on {config.url} | embedder {config.embedder} "
+        f"({model}) | dimension {service.dimension} | data dir {config.data_dir.resolve()}"
+    )
+
+
+def _exit_with_parent() -> None:
+    """Stop when the process that launched us is gone, so tests never leave a server behind."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent:
+        return
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != int(parent):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            threading.Event().wait(1.0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def serve(config: ServiceConfig) -> None:
+    """Run the service in the foreground until interrupted (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    app = build_app(config)
+    print(describe(config, app.state.service), flush=True)
+    _exit_with_parent()
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
