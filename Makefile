@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.setup-stamp
 
 .PHONY: setup demo test lint bench clean
 
+include infra/sam.mk
+
 setup: $(STAMP)
 
 # torch is installed first and pinned: 2.13.0 resolves to the CPU wheel; an unpinned torch
@@ -19,7 +21,8 @@ $(STAMP): pyproject.toml
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint
+# sam-setup: the SAM CLI (own venv) for `sam validate --lint` and `sam build` in the suite.
+test: setup lint sam-setup
 	$(BIN)/python -m pytest
 
 demo: setup
@@ -29,4 +32,4 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .ragfood .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .ragfood .aws-sam .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ stack trace.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -67,6 +68,8 @@ class ErrorBody(BaseModel):
 
 
 app = FastAPI(
+    # Behind API Gateway the stage (/v1) prefixes every URL; the docs page needs to know it.
+    root_path=os.environ.get("RAGFOOD_API_ROOT_PATH", ""),
     title="RAGFood Ask API",
     version="0.1.0",
     description="Grounded answers about food from a curated knowledge base, with their sources.",

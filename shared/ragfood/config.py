@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     generator_api_key_param: str | None = _env("GENERATOR_API_KEY_PARAM", default=None)
     generator_timeout_s: float = _env("GENERATOR_TIMEOUT_S", default=30.0, gt=0, le=900)
     generator_max_tokens: int = _env("GENERATOR_MAX_TOKENS", default=400, ge=16, le=8192)
+    generator_max_attempts: int = _env("GENERATOR_MAX_ATTEMPTS", default=2, ge=1, le=5)
 
     # Queries must fit in an API request; writes embed up to 1000 texts server-side per request.
     vector_timeout_s: float = _env("RAGFOOD_VECTOR_TIMEOUT_S", default=10.0, gt=0, le=600)

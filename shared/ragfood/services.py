@@ -46,8 +46,8 @@ def generator() -> GeneratorClient | None:
     s = settings()
     if not s.generator_url:
         return None
-    # Fewer attempts than for the index: a slow generator already costs the user its timeout.
-    policy = RetryPolicy(min(s.max_attempts, 2), s.retry_initial_s, s.retry_max_s)
+    # Its own attempt count: a slow generator already costs the user its whole timeout.
+    policy = RetryPolicy(s.generator_max_attempts, s.retry_initial_s, s.retry_max_s)
     client = httpx.Client(
         transport=RetryingTransport(httpx.HTTPTransport(), policy, on_retry=_log_retry),
         timeout=httpx.Timeout(s.generator_timeout_s, connect=min(s.generator_timeout_s, 5.0)),
