@@ -50,11 +50,11 @@ SNIPPETS = {
     ),
     "ingest handler": LOAD_HANDLER.format(path=REPO / "functions" / "ingest" / "app.py"),
     "core deps": (
-        "import httpx, pydantic, pydantic_settings, tenacity, cachetools, upstash_vector\n"
+        "import httpx, pydantic, tenacity, cachetools, upstash_vector\n"
         "from aws_lambda_powertools import Logger"
     ),
     "core deps + ragfood": (
-        "import httpx, pydantic, pydantic_settings, tenacity, cachetools, upstash_vector\n"
+        "import httpx, pydantic, tenacity, cachetools, upstash_vector\n"
         "from aws_lambda_powertools import Logger\n"
         "import ragfood.services, ragfood.sync, ragfood.ingest"
     ),

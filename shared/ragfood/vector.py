@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -244,9 +243,12 @@ class VectorGateway:
                 if progress:
                     progress(len(batch))
             return done
+        # Imported here: only ingest needs threads; the ask function's cold start need not pay.
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         done = 0
         with ThreadPoolExecutor(self._parallelism, thread_name_prefix="vector") as pool:
-            pending: set[Future[int]] = {pool.submit(send, batch) for batch in batches}
+            pending = {pool.submit(send, batch) for batch in batches}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for future in finished:
