@@ -56,7 +56,8 @@ class Settings(BaseModel):
     retry_max_s: float = _env("RAGFOOD_RETRY_MAX_S", default=4.0, ge=0, le=60)
 
     top_k: int = _env("RAGFOOD_TOP_K", default=4, ge=1, le=50)
-    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.7, ge=0, le=1)
+    # Tuned with `ragfood eval` on data/eval (docs/performance.md); re-tune for another model.
+    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.74, ge=0, le=1)
     batch_size: int = _env("RAGFOOD_BATCH_SIZE", default=500, ge=1, le=1000)
     parallelism: int = _env("RAGFOOD_PARALLELISM", default=4, ge=1, le=32)
     max_delete_fraction: float = _env("RAGFOOD_MAX_DELETE_FRACTION", default=0.5, ge=0, le=1)

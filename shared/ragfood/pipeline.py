@@ -71,7 +71,7 @@ class Pipeline:
         generator: GeneratorClient | None,
         *,
         top_k: int = 4,
-        min_score: float = 0.7,
+        min_score: float = 0.74,
         namespace: str = "",
         cache_ttl_s: float = 300.0,
         cache_size: int = 256,

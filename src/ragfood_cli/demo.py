@@ -19,7 +19,7 @@ from ragfood_cli.local_env import quiet_logs
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = [
-    ("Which Vietnamese soup is made with beef broth and rice noodles?", {}),
+    ("Which Brazilian stew of black beans and pork is eaten on Saturdays?", {}),
     ("What cold soup made from raw tomatoes is eaten in summer?", {}),
     ("What is a good dessert to try in New Zealand?", {"type": "dessert"}),
 ]
