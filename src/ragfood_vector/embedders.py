@@ -57,24 +57,42 @@ class HashEmbedder:
         self.model_name = model_name_for(self.name, dimension)
 
     def embed_one(self, text: str) -> np.ndarray:
-        vector = np.zeros(self.dimension, dtype=np.float64)
-        # Counting first keeps long texts cheap: each distinct word is hashed once.
-        for word, count in Counter(_WORD.findall(text.lower())).items():
-            index, sign = _bucket("w:" + word, self.dimension)
-            vector[index] += sign * count
-            padded = f"#{word}#"
-            for start in range(len(padded) - 2):
-                index, sign = _bucket("c:" + padded[start : start + 3], self.dimension)
-                vector[index] += sign * count * _TRIGRAM_WEIGHT
-        norm = float(np.linalg.norm(vector))
-        if norm > 0:
-            vector /= norm
-        return vector.astype(np.float32)
+        return self.embed([text])[0]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self.embed_one(text) for text in texts])
+        # Gather every (row, bucket, weight) first and sum them in one bincount: a Python loop
+        # of numpy scalar updates costs ~10x more, and ingest benchmarks embed 50,000 texts.
+        cells: list[int] = []
+        weights: list[float] = []
+        for row, text in enumerate(texts):
+            offset = row * self.dimension
+            # Counting first keeps long texts cheap: each distinct word is hashed once.
+            for word, count in Counter(_WORD.findall(text.lower())).items():
+                indexes, signs = _word_features(word, self.dimension)
+                cells.extend(offset + index for index in indexes)
+                weights.extend(sign * count for sign in signs)
+        flat = np.bincount(cells, weights=weights, minlength=len(texts) * self.dimension)
+        vectors = flat.reshape(len(texts), self.dimension)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        np.divide(vectors, norms, out=vectors, where=norms > 0)
+        return vectors.astype(np.float32)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_features(word: str, dimension: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Buckets and signed weights of a word and its character trigrams."""
+    indexes, signs = [], []
+    index, sign = _bucket("w:" + word, dimension)
+    indexes.append(index)
+    signs.append(sign)
+    padded = f"#{word}#"
+    for start in range(len(padded) - 2):
+        index, sign = _bucket("c:" + padded[start : start + 3], dimension)
+        indexes.append(index)
+        signs.append(sign * _TRIGRAM_WEIGHT)
+    return tuple(indexes), tuple(signs)
 
 
 class MiniLMEmbedder:
