@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragfood import services
 from ragfood.errors import ConfigError, VectorError, VectorUnavailable
@@ -82,6 +84,26 @@ app = FastAPI(
 )
 
 
+class JsonBodies:
+    """Read every request body as JSON, whatever its Content-Type.
+
+    `curl -d '{...}'` labels its body form-urlencoded, and clients forget the header; the API only
+    ever speaks JSON, so a missing or wrong label should not turn a valid question into an error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
+
+
+app.add_middleware(JsonBodies)
+
+
 @app.post("/ask", response_model=AskResponse)
 def ask(request: AskRequest) -> dict[str, Any]:
     options = AskOptions(
@@ -113,6 +135,15 @@ def _field(err: dict[str, Any]) -> str:
         return "body"  # its loc is a character offset, not a field
     loc = [str(part) for part in err["loc"]]
     return ".".join(loc[1:] if loc[:1] == ["body"] else loc) or "body"
+
+
+@app.exception_handler(StarletteHTTPException)
+def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # 404/405/400 from routing or body parsing, in the API's one error shape.
+    message = str(exc.detail)
+    if exc.status_code == 400 and "parsing the body" in message:
+        message = "the request body could not be read; send UTF-8 encoded JSON"
+    return _error(exc.status_code, message)
 
 
 @app.exception_handler(InvalidQuestion)

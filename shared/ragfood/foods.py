@@ -148,6 +148,8 @@ def _load_array(raw: bytes, source: str, max_bytes: int) -> list[Any]:
         raise FoodFileError(source, f"file is {len(raw)} bytes; the limit is {max_bytes}")
     if raw[:2] == b"\x1f\x8b":
         raise FoodFileError(source, "file is gzip-compressed; upload the uncompressed JSON array")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise FoodFileError(source, "file is UTF-16; save it as UTF-8")
     try:
         # utf-8-sig drops a byte-order mark that editors on Windows like to add.
         text = raw.decode("utf-8-sig")
@@ -164,10 +166,7 @@ def _load_array(raw: bytes, source: str, max_bytes: int) -> list[Any]:
     except json.JSONDecodeError as exc:
         raise FoodFileError(source, _describe_json_error(text, exc)) from None
     if not isinstance(data, list):
-        kind = type(data).__name__ if data is not _NAN else "NaN"
-        kind = {"dict": "an object", "str": "a string", "int": "a number", "float": "a number"}.get(
-            kind, kind
-        )
+        kind = "NaN" if data is _NAN else _json_kind(data)
         raise FoodFileError(source, f"expected a JSON array of food items, got {kind}")
     if len(data) > MAX_ITEMS:
         raise FoodFileError(source, f"{len(data)} items; the limit is {MAX_ITEMS}")

@@ -135,7 +135,11 @@ def sync_foods(
     )
     report.timings_ms["delete"] = _ms(mark)
     report.timings_ms["total"] = _ms(started)
-    if report.rejected or report.deletions_skipped:
+    if report.rejected and not parsed.records:
+        # Nothing usable at all: as much a failed upload as one that is not JSON.
+        report.status = "rejected"
+        report.error = f"{source}: none of the {report.items} items is valid"
+    elif report.rejected or report.deletions_skipped:
         report.status = "partial"
     logger.info(
         "upload synced",

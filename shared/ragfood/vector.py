@@ -72,7 +72,8 @@ def build_filter(region: str | None = None, type_: str | None = None) -> str:
     for name, value in (("region", region), ("type", type_)):
         if value:
             try:
-                clauses.append(f"{name}_key = {quote_literal(value.casefold())}")
+                # Stored keys are stripped and case-folded (foods.FoodRecord.metadata); so is this.
+                clauses.append(f"{name}_key = {quote_literal(value.strip().casefold())}")
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
     return " AND ".join(clauses)

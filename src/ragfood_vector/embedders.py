@@ -73,8 +73,12 @@ class HashEmbedder:
                 indexes, signs = _word_features(word, self.dimension)
                 cells.extend(offset + index for index in indexes)
                 weights.extend(sign * count for sign in signs)
-        flat = np.bincount(cells, weights=weights, minlength=len(texts) * self.dimension)
-        vectors = flat.reshape(len(texts), self.dimension)
+        flat = np.bincount(
+            np.asarray(cells, dtype=np.int64),
+            weights=np.asarray(weights, dtype=np.float64),
+            minlength=len(texts) * self.dimension,
+        )
+        vectors = flat.astype(np.float64).reshape(len(texts), self.dimension)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
         return vectors.astype(np.float32)
