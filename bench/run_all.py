@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parent
 FULL = [
     ["bench_ingest.py", "--sizes", "1000,10000,50000"],
     ["bench_ask.py", "--questions", "200"],
-    ["bench_cold_start.py", "--runs", "10"],
+    ["bench_cold_start.py", "--runs", "15"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
 ]
 QUICK = [

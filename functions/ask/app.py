@@ -70,8 +70,6 @@ class ErrorBody(BaseModel):
 
 
 app = FastAPI(
-    # Behind API Gateway the stage (/v1) prefixes every URL; the docs page needs to know it.
-    root_path=os.environ.get("RAGFOOD_API_ROOT_PATH", ""),
     title="RAGFood Ask API",
     version="0.1.0",
     description="Grounded answers about food from a curated knowledge base, with their sources.",
@@ -101,7 +99,23 @@ class JsonBodies:
         await self.app(scope, receive, send)
 
 
+class StagePrefix:
+    """Tell the app the URL prefix it is served under (API Gateway's stage, e.g. /v1), so that
+    the docs page links to /v1/openapi.json; routing itself is unaffected."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            scope = {**scope, "root_path": self.prefix}
+        await self.app(scope, receive, send)
+
+
 app.add_middleware(JsonBodies)
+if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
+    app.add_middleware(StagePrefix, prefix=stage)
 
 
 @app.post("/ask", response_model=AskResponse)

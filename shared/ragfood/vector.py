@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
@@ -25,8 +25,10 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
-from ragfood.foods import FoodRecord
 from ragfood.retry import RetryingTransport, RetryPolicy
+
+if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
+    from ragfood.foods import FoodRecord
 
 MAX_BATCH = 1000  # Upstash: at most 1000 vectors per write and 1000 per read
 MAX_FILTER_VALUE_CHARS = 100

@@ -156,3 +156,10 @@ def test_tenant_upload_is_invisible_to_another_tenants_questions(
     acme = function("ask", RAGFOOD_NAMESPACE="acme").invoke(load_event("api-ask.json"))
     assert body(globex)["sources"] == []
     assert [s["id"] for s in body(acme)["sources"]] == ["pho"]
+
+
+def test_docs_page_links_to_the_openapi_document_under_the_stage(function):
+    event = {**load_event("api-health.json"), "path": "/docs", "resource": "/docs"}
+    response = function("ask", RAGFOOD_API_ROOT_PATH="/v1").invoke(event)
+    assert response["statusCode"] == 200
+    assert "'/v1/openapi.json'" in response["body"] or '"/v1/openapi.json"' in response["body"]
