@@ -10,15 +10,11 @@ import pytest
 from ragfood_vector.launcher import VectorServer, free_port
 from tests.cli.conftest import REPO
 from tests.support.generator_stub import GeneratorStub
+from tests.support.samples import MOCHI, PHO
 
 FOODS = [
-    {
-        "id": "pho",
-        "text": "Pho is a Vietnamese noodle soup with beef broth.",
-        "region": "Vietnam",
-        "type": "soup",
-    },
-    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
+    PHO,
+    MOCHI,
     {
         "id": "churros",
         "text": "Churros are fried dough sticks dipped in chocolate.",

@@ -12,17 +12,10 @@ import pytest
 from ragfood_vector.launcher import free_port
 from tests.cli.conftest import RAGFOOD, REPO
 from tests.support.generator_stub import GeneratorStub
+from tests.support.samples import MOCHI, PHO
 from tests.support.terminal import Terminal
 
-FOODS = [
-    {
-        "id": "pho",
-        "text": "Pho is a Vietnamese noodle soup with beef broth.",
-        "region": "Vietnam",
-        "type": "soup",
-    },
-    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
-]
+FOODS = [PHO, MOCHI]
 
 
 @pytest.fixture

@@ -11,27 +11,9 @@ from upstash_vector import Index
 from ragfood.errors import VectorUnavailable
 from ragfood_vector.launcher import free_port
 from tests.functions.conftest import BUCKET, load_event
+from tests.support.samples import BAKLAVA, FEIJOADA, PHO
 
-FOODS = [
-    {
-        "id": "pho",
-        "text": "Pho is a Vietnamese noodle soup with beef broth.",
-        "region": "Vietnam",
-        "type": "soup",
-    },
-    {
-        "id": "feijoada",
-        "text": "Feijoada is a Brazilian black bean stew with pork.",
-        "region": "Brazil",
-        "type": "main dish",
-    },
-    {
-        "id": "baklava",
-        "text": "Baklava is a layered pastry with nuts and honey.",
-        "region": "Turkey",
-        "type": "dessert",
-    },
-]
+FOODS = [PHO, FEIJOADA, BAKLAVA]
 
 
 def put(s3: Any, key: str, body: bytes | list) -> None:

@@ -21,30 +21,11 @@ from ragfood.foods import MAX_FILE_BYTES, MAX_ITEMS, MAX_TEXT_BYTES
 from ragfood_vector.launcher import VectorServer
 from tests.functions.conftest import load_event
 from tests.proof.conftest import as_json, put_upload, report_in_bucket
+from tests.support.samples import BAKLAVA, FEIJOADA, MOCHI, PHO
 
 EVENT = load_event("s3-put-foods.json")
 
-BASE = [
-    {
-        "id": "pho",
-        "text": "Pho is a Vietnamese noodle soup with beef broth.",
-        "region": "Vietnam",
-        "type": "soup",
-    },
-    {
-        "id": "feijoada",
-        "text": "Feijoada is a Brazilian black bean stew with pork.",
-        "region": "Brazil",
-        "type": "main dish",
-    },
-    {
-        "id": "baklava",
-        "text": "Baklava is a layered pastry with nuts and honey.",
-        "region": "Turkey",
-        "type": "dessert",
-    },
-    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
-]
+BASE = [PHO, FEIJOADA, BAKLAVA, MOCHI]
 BASE_TEXTS = {item["id"]: item["text"] for item in BASE}
 
 VALID = {"id": "pozole", "text": "Pozole is a Mexican hominy stew.", "region": "Mexico"}
