@@ -8,11 +8,14 @@ their sources, and stops everything it started.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ragfood_cli.local_env import quiet_logs
@@ -74,7 +77,8 @@ def main() -> int:
             console.print(f"uploaded data/foods.json to s3://{bucket}/{key}")
 
             console.rule("ingest function <- events/s3-put-foods.json")
-            result = LocalFunction("ingest", env_file=env_file, env=env).invoke(s3_event)
+            with _lambda_output_hidden():
+                result = LocalFunction("ingest", env_file=env_file, env=env).invoke(s3_event)
             for report in result["reports"]:
                 print_report(report)
 
@@ -84,7 +88,8 @@ def main() -> int:
                 shown = question + (f"  {filters}" if filters else "")
                 console.print(f"[bold cyan]Q:[/] {shown}", highlight=False)
                 event = {**ask_event, "body": json.dumps({"question": question, **filters})}
-                response = ask.invoke(event)
+                with _lambda_output_hidden():
+                    response = ask.invoke(event)
                 body = json.loads(response["body"])
                 if response["statusCode"] != 200:
                     console.print(f"[red]HTTP {response['statusCode']}[/]: {body}")
@@ -94,6 +99,14 @@ def main() -> int:
             moto.stop()
     console.rule("[bold]done: every service the demo started has stopped")
     return 0
+
+
+@contextlib.contextmanager
+def _lambda_output_hidden() -> Iterator[None]:
+    """The handlers print CloudWatch lines (logs, EMF metrics) to stdout; the demo renders the
+    results instead, so that output goes nowhere."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 if __name__ == "__main__":
