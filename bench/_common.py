@@ -45,10 +45,12 @@ WORDS = [
 ]
 
 
-def generated_foods(count: int, seed: int = 0) -> list[dict[str, str]]:
+def generated_foods(count: int, seed: int = 0, first: int = 0) -> list[dict[str, str]]:
+    """Items numbered from `first`: give each contender its own numbers, so that neither finds
+    the other's words already in the local service's embedding cache."""
     rng = random.Random(seed)
     foods = []
-    for i in range(count):
+    for i in range(first, first + count):
         words = " ".join(rng.choices(WORDS, k=12))
         foods.append(
             {

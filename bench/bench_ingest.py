@@ -44,7 +44,8 @@ def main() -> None:
             raw = json.dumps(items).encode()
 
             started = time.perf_counter()
-            naive_ingest(proxy.url, server.token, items, namespace=f"naive-{size}")
+            naive_items = generated_foods(size, first=10_000_000)
+            naive_ingest(proxy.url, server.token, naive_items, namespace=f"naive-{size}")
             naive_s = time.perf_counter() - started
 
             started = time.perf_counter()
