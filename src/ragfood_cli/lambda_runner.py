@@ -1,9 +1,10 @@
 """Run a Lambda handler the way `sam local invoke` would, without Docker.
 
 The function's environment comes from infra/template.yaml (literal values and parameter defaults),
-then from an optional env-vars file in SAM's format ({"IngestFunction": {...}}), then from explicit
-overrides. `host.docker.internal` in those values means "this machine" inside SAM's container, so it
-is rewritten to 127.0.0.1 here. Loading a function is a cold start; invoking it again is warm.
+overridden by the same variables when set in this process's environment, then by an optional
+env-vars file in SAM's format ({"IngestFunction": {...}}), then by explicit overrides.
+`host.docker.internal` in those values means "this machine" inside SAM's container, so it is
+rewritten to 127.0.0.1 here. Loading a function is a cold start; invoking it again is warm.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class _CfnLoader(yaml.SafeLoader):
     """Reads CloudFormation YAML, keeping intrinsic functions (!Ref, !Sub...) as tagged dicts."""
 
 
-def _intrinsic(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    tag = "!" + suffix  # add_multi_constructor passes what follows the "!" prefix
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
@@ -145,11 +147,14 @@ class LocalFunction:
     ) -> None:
         self.short_name, self.logical_id = resolve_function(name)
         merged = template_environment(self.logical_id) if TEMPLATE.exists() else {}
+        # Like exporting a variable before `sam local invoke --env-vars`: a value set in this
+        # process's environment beats the template's placeholder (e.g. an empty token slot).
+        merged.update({key: os.environ[key] for key in merged if os.environ.get(key)})
+        merged["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon here, unless asked below
+        merged.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         if env_file is not None:
             merged.update(read_env_file(env_file, self.logical_id))
         merged.update(env or {})
-        merged.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
-        merged.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         self.env = {key: local_address(value) for key, value in merged.items()}
         self.module: ModuleType | None = None
         self.init_ms: float | None = None

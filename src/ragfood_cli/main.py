@@ -6,7 +6,6 @@ Heavy imports happen inside the commands, so `ragfood --help` stays instant.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -230,12 +229,12 @@ def invoke(
     """Run a function's handler with EVENT, as `sam local invoke` would (no Docker needed)."""
     from ragfood_cli.lambda_runner import LocalFunction
 
+    if env_vars is None:
+        apply_local_defaults()  # no env file: the local vector service, unless Upstash is set
     try:
         local = LocalFunction(function, env_file=env_vars)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    if "UPSTASH_VECTOR_REST_URL" not in os.environ and not local.env.get("UPSTASH_VECTOR_REST_URL"):
-        apply_local_defaults()
     try:
         result = local.invoke(json.loads(event.read_text()))
     except Exception as exc:

@@ -177,3 +177,25 @@ def test_doctor_names_an_unknown_model(ragfood):
         result = ragfood("doctor", env={"GENERATOR_URL": stub.url, "GENERATOR_MODEL": "gpt-9"})
     assert result.exit_code == 1 and "unknown model 'gpt-9'" in result.output
     assert "llama3.2" in result.output  # what it does offer
+
+
+def test_invoke_reads_the_template_environment_with_parameter_defaults():
+    from ragfood_cli.lambda_runner import LocalFunction
+
+    env = LocalFunction("ask").env
+    assert env["POWERTOOLS_SERVICE_NAME"] == "ragfood-ask"
+    assert env["UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM"] == "/ragfood/upstash/readonly-token"
+    assert env["POWERTOOLS_TRACE_DISABLED"] == "true"  # no X-Ray daemon on a laptop
+
+
+def test_invoke_without_env_file_takes_settings_from_the_environment(ragfood, ingested):
+    # the template leaves the token slots empty; the caller's environment fills them
+    result = ragfood(
+        "invoke",
+        "ask",
+        "--event",
+        str(REPO / "events" / "api-ask.json"),
+        env={"RAGFOOD_MIN_SCORE": "0"},
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{\n") :])["statusCode"] == 200
