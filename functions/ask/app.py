@@ -34,10 +34,11 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
-    top_k: Annotated[int, Field(ge=1, le=20)] | None = None
+    # strict: "5" is a client mistake to report, not a number to guess (uploads are strict too)
+    top_k: Annotated[int, Field(ge=1, le=20, strict=True)] | None = None
     region: Label | None = None
     type: Label | None = None
-    min_score: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    min_score: Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | None = None
 
 
 class Source(BaseModel):

@@ -219,8 +219,19 @@ def test_region_filter_returns_only_items_of_that_region(ask):
     assert regions == {"Vietnam"}
 
 
-def test_top_k_given_as_a_numeric_string_is_read_as_that_number(ask):
-    response = ask.invoke(request({"question": "soup", "top_k": "2", "min_score": 0}))
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [({"top_k": "2"}, "top_k"), ({"min_score": "0.5"}, "min_score")],
+    ids=["top_k", "min_score"],
+)
+def test_numbers_given_as_strings_are_refused_naming_the_field(ask, payload, field):
+    response = ask.invoke(request({"question": "soup", **payload}))
+    assert response["statusCode"] == 422
+    assert field in json.loads(response["body"])["error"]
+
+
+def test_whole_number_min_score_is_accepted(ask):
+    response = ask.invoke(request({"question": "soup", "min_score": 0, "top_k": 2}))
     assert response["statusCode"] == 200
     assert len(json.loads(response["body"])["sources"]) == 2
 
