@@ -12,6 +12,7 @@ from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
 from tests.support.generator_stub import GeneratorStub
+from tests.support.samples import GAZPACHO, MOCHI
 
 FOODS = [
     {
@@ -20,13 +21,8 @@ FOODS = [
         "region": "Vietnam",
         "type": "soup",
     },
-    {
-        "id": "gazpacho",
-        "text": "Gazpacho is a cold Spanish tomato soup.",
-        "region": "Spain",
-        "type": "soup",
-    },
-    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
+    GAZPACHO,
+    MOCHI,
 ]
 
 

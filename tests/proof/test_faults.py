@@ -25,6 +25,7 @@ from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
 from tests.proof.conftest import LEAK_MARKERS, as_json, put_upload
+from tests.support.samples import FEIJOADA, MOCHI
 
 UPLOAD_EVENT = load_event("s3-put-foods.json")
 ASK_EVENT = load_event("api-ask.json")  # "Which Vietnamese soup is made with beef broth...?"
@@ -44,13 +45,8 @@ BASE = [
         "region": "Vietnam",
         "type": "soup",
     },
-    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
-    {
-        "id": "feijoada",
-        "text": "Feijoada is a Brazilian black bean stew with pork.",
-        "region": "Brazil",
-        "type": "main dish",
-    },
+    MOCHI,
+    FEIJOADA,
 ]
 
 

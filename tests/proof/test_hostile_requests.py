@@ -22,6 +22,7 @@ from ragfood_vector.launcher import VectorServer
 from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
 from tests.proof.conftest import LEAK_MARKERS, as_json, serve_env
+from tests.support.samples import FEIJOADA, GAZPACHO, MOCHI
 
 FOODS = [
     {
@@ -36,19 +37,9 @@ FOODS = [
         "region": "Vietnam",
         "type": "soup",
     },
-    {
-        "id": "gazpacho",
-        "text": "Gazpacho is a cold Spanish tomato soup.",
-        "region": "Spain",
-        "type": "soup",
-    },
-    {"id": "mochi", "text": "Mochi is a Japanese rice cake.", "region": "Japan", "type": "dessert"},
-    {
-        "id": "feijoada",
-        "text": "Feijoada is a Brazilian black bean stew with pork.",
-        "region": "Brazil",
-        "type": "main dish",
-    },
+    GAZPACHO,
+    MOCHI,
+    FEIJOADA,
 ]
 API_KEY = "proof-key-0123"
 _module_numbers = itertools.count()

@@ -24,3 +24,9 @@ MOCHI = {
     "region": "Japan",
     "type": "dessert",
 }
+GAZPACHO = {
+    "id": "gazpacho",
+    "text": "Gazpacho is a cold Spanish tomato soup.",
+    "region": "Spain",
+    "type": "soup",
+}
