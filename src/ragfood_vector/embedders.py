@@ -62,29 +62,35 @@ class HashEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float64)
         for row, text in enumerate(texts):
-            # Counting first keeps long texts cheap: each distinct word is looked up once, and a
-            # word's features (itself and its trigrams) are hashed once and cached.
-            counts = Counter(_WORD.findall(text.lower()))
-            if counts:
-                features = np.stack([_word_vector(word, self.dimension) for word in counts])
-                vectors[row] = np.fromiter(counts.values(), dtype=np.float64) @ features
+            # Each distinct word's buckets and signs (itself and its trigrams) are hashed once and
+            # cached; a text is then one bincount over the concatenated features of its words.
+            indexes: list[int] = []
+            signs: list[float] = []
+            for word, count in Counter(_WORD.findall(text.lower())).items():
+                word_indexes, word_signs = _word_features(word, self.dimension)
+                for _ in range(count):  # almost always once
+                    indexes.extend(word_indexes)
+                    signs.extend(word_signs)
+            if indexes:
+                vectors[row] = np.bincount(indexes, weights=signs, minlength=self.dimension)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
         return vectors.astype(np.float32)
 
 
 @lru_cache(maxsize=1 << 16)
-def _word_vector(word: str, dimension: int) -> np.ndarray:
-    """The signed feature-hashing vector of a word and its character trigrams (not normalised)."""
-    vector = np.zeros(dimension, dtype=np.float64)
+def _word_features(word: str, dimension: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The buckets and signed weights of a word and of its character trigrams."""
+    indexes, signs = [], []
     index, sign = _bucket("w:" + word, dimension)
-    vector[index] += sign
+    indexes.append(index)
+    signs.append(sign)
     padded = f"#{word}#"
     for start in range(len(padded) - 2):
         index, sign = _bucket("c:" + padded[start : start + 3], dimension)
-        vector[index] += sign * _TRIGRAM_WEIGHT
-    vector.flags.writeable = False  # shared through the cache
-    return vector
+        indexes.append(index)
+        signs.append(sign * _TRIGRAM_WEIGHT)
+    return tuple(indexes), tuple(signs)
 
 
 class MiniLMEmbedder:
