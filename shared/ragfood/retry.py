@@ -97,3 +97,19 @@ class RetryingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def retrying_client(
+    policy: RetryPolicy,
+    timeout_s: float,
+    *,
+    on_retry: OnRetry | None = None,
+    inner: httpx.BaseTransport | None = None,
+    response_hooks: list[Callable[[httpx.Response], None]] | None = None,
+) -> httpx.Client:
+    """An httpx client that retries per `policy`; build one per container and share it."""
+    return httpx.Client(
+        transport=RetryingTransport(inner or httpx.HTTPTransport(), policy, on_retry=on_retry),
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        event_hooks={"response": list(response_hooks or [])},
+    )

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from functools import cache
 
-import httpx
-
 from ragfood.config import Settings, load_settings
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
 from ragfood.pipeline import Pipeline
-from ragfood.retry import RetryingTransport, RetryPolicy
+from ragfood.retry import RetryPolicy, retrying_client
 from ragfood.vector import VectorGateway, make_client
 
 
@@ -48,10 +46,7 @@ def generator() -> GeneratorClient | None:
         return None
     # Its own attempt count: a slow generator already costs the user its whole timeout.
     policy = RetryPolicy(s.generator_max_attempts, s.retry_initial_s, s.retry_max_s)
-    client = httpx.Client(
-        transport=RetryingTransport(httpx.HTTPTransport(), policy, on_retry=_log_retry),
-        timeout=httpx.Timeout(s.generator_timeout_s, connect=min(s.generator_timeout_s, 5.0)),
-    )
+    client = retrying_client(policy, s.generator_timeout_s, on_retry=_log_retry)
     return GeneratorClient(
         s.generator_url,
         s.generator_model,

@@ -25,7 +25,7 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
-from ragfood.retry import RetryingTransport, RetryPolicy
+from ragfood.retry import RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
     from ragfood.foods import FoodRecord
@@ -104,11 +104,9 @@ def make_client(
     on_retry: Callable[[int, str], None] | None = None,
     inner: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """An httpx client with our retry policy and typed errors; share one per container."""
-    return httpx.Client(
-        transport=RetryingTransport(inner or httpx.HTTPTransport(), policy, on_retry=on_retry),
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        event_hooks={"response": [_raise_for_status]},
+    """A retrying client whose failures become our typed vector errors; share one per container."""
+    return retrying_client(
+        policy, timeout_s, on_retry=on_retry, inner=inner, response_hooks=[_raise_for_status]
     )
 
 

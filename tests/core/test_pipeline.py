@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from ragfood.errors import VectorUnavailable
 from ragfood.generator import GeneratorClient
 from ragfood.pipeline import AskOptions, InvalidQuestion, Pipeline
 from ragfood.prompt import DEGRADED_LABEL, EXTRACTIVE_LABEL, NO_ANSWER, build_messages
-from ragfood.retry import RetryPolicy
+from ragfood.retry import RetryPolicy, retrying_client
 from ragfood.sync import sync_foods
 from ragfood.vector import Hit
 from ragfood_vector.launcher import VectorServer
@@ -49,12 +48,7 @@ def kb_namespace(vector_server: VectorServer) -> str:
 def generator_for(
     stub: GeneratorStub, api: str = "ollama", timeout: float = 5.0, attempts: int = 1
 ):
-    from ragfood.retry import RetryingTransport
-
-    client = httpx.Client(
-        transport=RetryingTransport(httpx.HTTPTransport(), RetryPolicy(attempts, 0.01, 0.02)),
-        timeout=timeout,
-    )
+    client = retrying_client(RetryPolicy(attempts, 0.01, 0.02), timeout)
     return GeneratorClient(stub.url, "llama3.2", api=api, client=client)
 
 
