@@ -91,16 +91,24 @@ class Pipeline:
     ) -> Answer:
         """Answer from the knowledge base. With `on_token`, stream the generated text to it."""
         started = time.perf_counter()
-        options = options or AskOptions()
+        options = self._with_defaults(options or AskOptions())
         question = _clean_question(question)
-        key = self._cache_key(question, options)
+        filter_ = _filter_for(options)
+        # The filter is the normalised form of region and type, so it stands for them in the key.
+        key = (
+            " ".join(question.casefold().split()),
+            options.top_k,
+            options.min_score,
+            filter_,
+            options.namespace,
+        )
         cached = self._cached(key)
         if cached is not None:
             if on_token:
                 on_token(cached.answer)
             return replace(cached, cached=True, timings_ms={"total": _ms(started)})
 
-        hits = self.retrieve(question, options)
+        hits = self._query(question, options, filter_)
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started)}
         if not hits:
@@ -132,15 +140,24 @@ class Pipeline:
         return answer
 
     def retrieve(self, question: str, options: AskOptions) -> list[Hit]:
-        try:
-            filter_ = build_filter(options.region, options.type)
-        except ValueError as exc:
-            raise InvalidQuestion(str(exc)) from None
-        return self.gateway.query(
-            question,
-            namespace=self.namespace if options.namespace is None else options.namespace,
+        """The sources for a question, without generating (also used by `ragfood eval`)."""
+        options = self._with_defaults(options)
+        return self._query(question, options, _filter_for(options))
+
+    def _with_defaults(self, options: AskOptions) -> AskOptions:
+        return replace(
+            options,
             top_k=options.top_k or self.top_k,
             min_score=self.min_score if options.min_score is None else options.min_score,
+            namespace=self.namespace if options.namespace is None else options.namespace,
+        )
+
+    def _query(self, question: str, options: AskOptions, filter_: str) -> list[Hit]:
+        return self.gateway.query(
+            question,
+            namespace=options.namespace or "",
+            top_k=options.top_k or self.top_k,
+            min_score=options.min_score or 0.0,
             filter_=filter_,
         )
 
@@ -172,16 +189,6 @@ class Pipeline:
                 question, text, hits, {**info, "kind": "extractive"}, degraded=True, reason=str(exc)
             )
 
-    def _cache_key(self, question: str, options: AskOptions) -> tuple[Any, ...]:
-        return (
-            " ".join(question.casefold().split()),
-            options.top_k or self.top_k,
-            self.min_score if options.min_score is None else options.min_score,
-            (options.region or "").casefold(),
-            (options.type or "").casefold(),
-            self.namespace if options.namespace is None else options.namespace,
-        )
-
     def _cached(self, key: tuple[Any, ...]) -> Answer | None:
         if self._cache is None:
             return None
@@ -192,6 +199,13 @@ class Pipeline:
         if self._cache is not None:
             with self._lock:
                 self._cache[key] = answer
+
+
+def _filter_for(options: AskOptions) -> str:
+    try:
+        return build_filter(options.region, options.type)
+    except ValueError as exc:
+        raise InvalidQuestion(str(exc)) from None
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
