@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from ragfood.foods import Reject
 
 # soft_wrap: long lines stay whole, so they can be grepped and copied.
 console = Console(soft_wrap=True)
@@ -52,8 +55,7 @@ def print_report(report: dict[str, Any]) -> None:
         highlight=False,
     )
     for reject in report["rejected"][:20]:
-        who = f"item {reject['index']}" + (f" (id {reject['id']!r})" if reject["id"] else "")
-        console.print(f"  [red]rejected[/] {who}: {reject['reason']}", highlight=False)
+        console.print(f"  [red]rejected[/] {escape(str(Reject(**reject)))}", highlight=False)
     if len(report["rejected"]) > 20:
         console.print(f"  ... and {len(report['rejected']) - 20} more (see --json)")
     for warning in report.get("warnings", [])[:10]:
