@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
 from ragfood_cli.render import console, errors, print_answer, print_report
@@ -45,7 +46,7 @@ def main(
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -211,7 +212,7 @@ def chat(
             )
         except RagfoodError as exc:
             console.print()
-            errors.print(f"[red]error:[/] {exc}", highlight=False)
+            errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             continue
         console.print()
         print_answer(answer.as_dict(), show_answer=False)

@@ -43,9 +43,11 @@ def print_answer(answer: dict[str, Any], *, show_answer: bool = True) -> None:
 
 def print_report(report: dict[str, Any]) -> None:
     colour = {"ok": "green", "partial": "yellow", "rejected": "red"}[report["status"]]
-    console.print(f"[bold {colour}]{report['status']}[/] {report['source']}", highlight=False)
+    console.print(
+        f"[bold {colour}]{report['status']}[/] {escape(report['source'])}", highlight=False
+    )
     if report.get("error"):
-        errors.print(f"[red]error:[/] {report['error']}", highlight=False, markup=True)
+        errors.print(f"[red]error:[/] {escape(report['error'])}", highlight=False)
         return
     namespace = report["namespace"] or "(default)"
     console.print(
@@ -59,6 +61,6 @@ def print_report(report: dict[str, Any]) -> None:
     if len(report["rejected"]) > 20:
         console.print(f"  ... and {len(report['rejected']) - 20} more (see --json)")
     for warning in report.get("warnings", [])[:10]:
-        console.print(f"  [yellow]warning[/] {warning}", highlight=False)
+        console.print(f"  [yellow]warning[/] {escape(warning)}", highlight=False)
     if report.get("deletions_skipped"):
-        console.print(f"  [yellow]deletions skipped:[/] {report['deletions_skipped']}")
+        console.print(f"  [yellow]deletions skipped:[/] {escape(report['deletions_skipped'])}")
