@@ -55,9 +55,7 @@ def main() -> int:
         try:
             host, port = moto.get_host_and_port()
             env = {
-                "UPSTASH_VECTOR_REST_URL": vectors.url,
-                "UPSTASH_VECTOR_REST_TOKEN": vectors.token,
-                "UPSTASH_VECTOR_REST_READONLY_TOKEN": vectors.readonly_token,
+                **vectors.client_env(),
                 "AWS_ENDPOINT_URL_S3": f"http://{host}:{port}",
                 "AWS_ACCESS_KEY_ID": "demo",
                 "AWS_SECRET_ACCESS_KEY": "demo",

@@ -205,6 +205,14 @@ class VectorServer:
 
     # -- clients -----------------------------------------------------------------------------
 
+    def client_env(self) -> dict[str, str]:
+        """The product's settings for this service: URL, read-write and read-only tokens."""
+        return {
+            "UPSTASH_VECTOR_REST_URL": self.url,
+            "UPSTASH_VECTOR_REST_TOKEN": self.token,
+            "UPSTASH_VECTOR_REST_READONLY_TOKEN": self.readonly_token,
+        }
+
     def index(self, *, readonly: bool = False, **kwargs: Any) -> Index:
         """An ``upstash_vector.Index`` for this service (read-only token if ``readonly``)."""
         from upstash_vector import Index

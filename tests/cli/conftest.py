@@ -18,9 +18,7 @@ RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 @pytest.fixture
 def cli_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
     return {
-        "UPSTASH_VECTOR_REST_URL": vector_server.url,
-        "UPSTASH_VECTOR_REST_TOKEN": vector_server.token,
-        "UPSTASH_VECTOR_REST_READONLY_TOKEN": vector_server.readonly_token,
+        **vector_server.client_env(),
         "RAGFOOD_NAMESPACE": fresh_namespace,
         "RAGFOOD_MIN_SCORE": "0.5",
         "RAGFOOD_MAX_ATTEMPTS": "2",

@@ -156,14 +156,7 @@ def test_doctor_names_a_read_only_token_used_for_ingest(ragfood, vector_server: 
 
 def test_doctor_names_an_index_without_embedding_model(ragfood, start_vector_server):
     bare = start_vector_server(embedder="none")
-    result = ragfood(
-        "doctor",
-        env={
-            "UPSTASH_VECTOR_REST_URL": bare.url,
-            "UPSTASH_VECTOR_REST_TOKEN": bare.token,
-            "UPSTASH_VECTOR_REST_READONLY_TOKEN": bare.readonly_token,
-        },
-    )
+    result = ragfood("doctor", env=bare.client_env())
     assert result.exit_code == 1 and "has no embedding model" in result.output
 
 

@@ -66,9 +66,7 @@ def clean_index(vector_server: VectorServer) -> Index:
 @pytest.fixture
 def function_env(vector_server: VectorServer, moto_endpoint: str) -> dict[str, str]:
     return {
-        "UPSTASH_VECTOR_REST_URL": vector_server.url,
-        "UPSTASH_VECTOR_REST_TOKEN": vector_server.token,
-        "UPSTASH_VECTOR_REST_READONLY_TOKEN": vector_server.readonly_token,
+        **vector_server.client_env(),
         "AWS_ENDPOINT_URL_S3": moto_endpoint,
         "RAGFOOD_RETRY_INITIAL_S": "0.01",
         "RAGFOOD_RETRY_MAX_S": "0.05",
