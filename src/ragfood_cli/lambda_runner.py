@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,6 +57,12 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The parsed template; parsed once per version of the file (every function load reads it)."""
+    return _parse_template(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _parse_template(path: Path, _mtime_ns: int) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)
 
 

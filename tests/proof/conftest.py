@@ -6,7 +6,6 @@ core suites are imported here explicitly.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -18,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-import ragfood_cli.lambda_runner
 from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import generator_stub, stub  # noqa: F401
 from tests.functions.conftest import (  # noqa: F401
@@ -34,15 +32,6 @@ from tests.functions.conftest import (  # noqa: F401
 REPO = Path(__file__).resolve().parents[2]
 RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 LEAK_MARKERS = ("Traceback", 'File "')
-
-
-_template = functools.cache(ragfood_cli.lambda_runner.load_template)
-
-
-@pytest.fixture(autouse=True)
-def template_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every LocalFunction reads infra/template.yaml; parse it once per session, not per test."""
-    monkeypatch.setattr(ragfood_cli.lambda_runner, "load_template", _template)
 
 
 def put_upload(s3_client: Any, body: bytes, key: str = "uploads/foods.json") -> None:
