@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 from upstash_vector import Index
+from upstash_vector.core.index_operations import QUERY_DATA_PATH
 from upstash_vector.errors import UpstashError
-from upstash_vector.types import Data
+from upstash_vector.types import Data, QueryResult
 
 from ragfood.errors import (
     VectorAuthError,
@@ -25,6 +26,7 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
+from ragfood.relevance import Found
 from ragfood.retry import RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
@@ -63,6 +65,11 @@ class IndexInfo:
     similarity: str
     embedding_model: str | None
     namespaces: dict[str, int]
+    sparse_model: str | None = None  # hybrid indexes: the sparse side's model (e.g. "BM25")
+
+    @property
+    def hybrid(self) -> bool:
+        return self.sparse_model is not None
 
 
 def build_filter(region: str | None = None, type_: str | None = None) -> str:
@@ -171,6 +178,54 @@ class VectorGateway:
             )
         return hits
 
+    def find(
+        self,
+        text: str,
+        *,
+        namespace: str = "",
+        depth: int = 10,
+        filter_: str = "",
+        hybrid: bool = False,
+    ) -> tuple[list[Found], list[Found]]:
+        """The dense and the sparse candidates for a question, in ONE request.
+
+        On a hybrid index both lists come from one batch request to /query-data (a JSON array,
+        one query per queryMode; the SDK's query_many cannot set queryMode in 0.8.x, so we build
+        the body and send it through the SDK's own request path). Dense scores are normalised
+        0..1; sparse scores are not used. On a dense-only index the sparse list is empty.
+        """
+        query: dict[str, Any] = {
+            "data": text,
+            "topK": depth,
+            "includeMetadata": True,
+            "includeData": True,
+            "includeVectors": False,
+            "filter": filter_,
+        }
+        path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
+        with _translated(self.url):
+            if not hybrid:
+                return [
+                    _found(r)
+                    for r in self._index.query(
+                        data=text,
+                        top_k=depth,
+                        include_metadata=True,
+                        include_data=True,
+                        filter=filter_,
+                        namespace=namespace,
+                    )
+                ], []
+            payload = [
+                {**query, "queryMode": "DENSE"},
+                {**query, "queryMode": "SPARSE", "weightingStrategy": "IDF"},
+            ]
+            dense, sparse = self._index._execute_request(payload=payload, path=path)
+            return (
+                [_found(QueryResult._from_json(obj)) for obj in dense],
+                [_found(QueryResult._from_json(obj)) for obj in sparse],
+            )
+
     def stored_hashes(self, namespace: str = "") -> dict[str, str | None]:
         """id -> content hash of everything in the namespace (None for vectors we did not write)."""
         hashes: dict[str, str | None] = {}
@@ -223,6 +278,7 @@ class VectorGateway:
             similarity=info.similarity_function,
             embedding_model=dense.embedding_model if dense else None,
             namespaces={ns: n.vector_count for ns, n in info.namespaces.items()},
+            sparse_model=info.sparse_index.embedding_model if info.sparse_index else None,
         )
 
     def check_write_access(self, namespace: str = "") -> None:
@@ -263,6 +319,16 @@ class VectorGateway:
                     if progress:
                         progress(count)
         return done
+
+
+def _found(result: QueryResult) -> Found:
+    meta = result.metadata or {}
+    document = result.data or ""
+    # Vectors written before the data layout change keep the item's text in metadata.
+    text = meta.get("text") if isinstance(meta.get("text"), str) else document
+    return Found(
+        result.id, float(result.score), document or text, text, meta.get("region"), meta.get("type")
+    )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

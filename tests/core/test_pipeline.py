@@ -55,7 +55,13 @@ def generator_for(
 def pipeline_for(server, namespace, generator=None, transport=None, **kwargs) -> Pipeline:
     gateway = make_gateway(server, write=False, transport=transport)
     kwargs.setdefault("min_score", 0.55)
+    # Pinned to what the service is, so a test's requests are the ask's own (no info() call).
+    kwargs.setdefault("retrieval", server_kind(server))
     return Pipeline(gateway, generator, namespace=namespace, **kwargs)
+
+
+def server_kind(server: VectorServer) -> str:
+    return "hybrid" if make_gateway(server).info().hybrid else "dense"
 
 
 def test_answer_is_generated_from_the_top_source(vector_server, kb_namespace, stub):
@@ -105,11 +111,38 @@ def test_slow_generator_degrades_after_its_timeout(vector_server, kb_namespace, 
     assert answer.degraded is True and "did not answer in time" in answer.reason
 
 
-def test_uncached_ask_costs_one_query_and_one_generation(vector_server, kb_namespace, stub):
+@pytest.mark.parametrize("retrieval", ["dense", "hybrid"])
+def test_uncached_ask_costs_one_query_and_one_generation(
+    vector_server, kb_namespace, stub, retrieval
+):
+    """Pinned (RAGFOOD_RETRIEVAL), even the first ask makes one vector request and one generation.
+
+    "dense" works on any index (a hybrid one answers DENSE queries); "hybrid" needs a hybrid one.
+    """
+    if retrieval == "hybrid" and server_kind(vector_server) != "hybrid":
+        pytest.skip("the service under test is dense-only")
     transport = CountingTransport()
-    pipeline = pipeline_for(vector_server, kb_namespace, generator_for(stub), transport=transport)
+    pipeline = pipeline_for(
+        vector_server, kb_namespace, generator_for(stub), transport=transport, retrieval=retrieval
+    )
     pipeline.ask("rice cake for new year")
     assert (transport.count, stub.request_count) == (1, 1)
+    pipeline.ask("Vietnamese noodle soup")
+    assert (transport.count, stub.request_count) == (2, 2)
+
+
+def test_index_kind_is_read_once_then_every_uncached_ask_is_one_query(
+    vector_server, kb_namespace, stub
+):
+    transport = CountingTransport()
+    pipeline = pipeline_for(
+        vector_server, kb_namespace, generator_for(stub), transport=transport, retrieval="auto"
+    )
+    pipeline.ask("rice cake for new year")
+    assert (transport.count, stub.request_count) == (2, 1)  # info() once per container, + query
+    pipeline.ask("Vietnamese noodle soup")
+    pipeline.ask("Italian coffee dessert")
+    assert (transport.count, stub.request_count) == (4, 3)
 
 
 def test_repeated_question_is_served_from_cache_without_network(vector_server, kb_namespace, stub):
