@@ -65,7 +65,7 @@ def test_choose_separates_answerable_from_unanswerable_when_it_can():
 
 
 def test_choose_never_trades_answerable_questions_for_refusals_beyond_the_cap():
-    overlapping = dataset() + [observation(200, False, 0.9)]  # an unanswerable one scoring high
+    overlapping = [*dataset(), observation(200, False, 0.9)]  # an unanswerable one scoring high
     chosen = choose(overlapping, max_false_refusal=0.0)
     assert evaluate(overlapping, chosen).false_refusal_rate == 0.0
 
@@ -78,6 +78,6 @@ def test_a_wrongly_refused_answerable_question_is_a_recall_miss():
 
 def test_held_out_figures_are_honest_about_an_unseen_kind_of_question():
     # Trained where answerable questions score >= 0.8; one held-out answerable scores 0.7.
-    observations = dataset() + [observation(300, True, 0.70)]
+    observations = [*dataset(), observation(300, True, 0.70)]
     report = calibrate(observations, k=3)
     assert report.held_out.refused_wrongly == 1

@@ -70,8 +70,9 @@ def test_a_question_naming_a_missing_dish_scores_below_one_naming_a_present_one(
         found("moqueca", 0.79, "Moqueca is a Brazilian fish stew with coconut milk."),
     ]
     settings = RelevanceSettings(0.3, 0.0)
-    present = rank(merge_candidates("What is the Brazilian dish feijoada made from?", docs), settings)
-    missing = rank(merge_candidates("What is the Brazilian dish vatapa made from?", docs), settings)
+    asked = "What is the Brazilian dish {} made from?"
+    present = rank(merge_candidates(asked.format("feijoada"), docs), settings)
+    missing = rank(merge_candidates(asked.format("vatapa"), docs), settings)
     assert present[0][0].id == "feijoada" and present[0][1] > missing[0][1]
 
 
