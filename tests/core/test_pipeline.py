@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -37,6 +38,13 @@ FOODS = [
         "type": "dessert",
     },
 ]
+
+
+@pytest.fixture(scope="module", params=["none", "bm25"], ids=["dense-only", "hybrid"])
+def vector_server(request: pytest.FixtureRequest) -> Iterator[VectorServer]:
+    """Every ask behaviour holds on a dense-only index and on a hybrid (dense + BM25) one."""
+    with VectorServer(embedder="hash", sparse=request.param) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -111,20 +119,12 @@ def test_slow_generator_degrades_after_its_timeout(vector_server, kb_namespace, 
     assert answer.degraded is True and "did not answer in time" in answer.reason
 
 
-@pytest.mark.parametrize("retrieval", ["dense", "hybrid"])
-def test_uncached_ask_costs_one_query_and_one_generation(
-    vector_server, kb_namespace, stub, retrieval
-):
-    """Pinned (RAGFOOD_RETRIEVAL), even the first ask makes one vector request and one generation.
-
-    "dense" works on any index (a hybrid one answers DENSE queries); "hybrid" needs a hybrid one.
-    """
-    if retrieval == "hybrid" and server_kind(vector_server) != "hybrid":
-        pytest.skip("the service under test is dense-only")
+def test_uncached_ask_costs_one_query_and_one_generation(vector_server, kb_namespace, stub):
+    """Pinned (RAGFOOD_RETRIEVAL=dense|hybrid, as the index is), even the first ask makes one
+    vector request (on a hybrid index: one batch of a DENSE and a SPARSE query) and one
+    generation."""
     transport = CountingTransport()
-    pipeline = pipeline_for(
-        vector_server, kb_namespace, generator_for(stub), transport=transport, retrieval=retrieval
-    )
+    pipeline = pipeline_for(vector_server, kb_namespace, generator_for(stub), transport=transport)
     pipeline.ask("rice cake for new year")
     assert (transport.count, stub.request_count) == (1, 1)
     pipeline.ask("Vietnamese noodle soup")
@@ -212,3 +212,29 @@ def test_vector_outage_propagates_as_unavailable(start_vector_server):
     gateway = make_gateway(down, write=False, policy=RetryPolicy(2, 0.01, 0.02))
     with pytest.raises(VectorUnavailable):
         Pipeline(gateway, None).ask("anything")
+
+
+class RecordingTransport(CountingTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[object] = []
+
+    def handle_request(self, request):
+        self.bodies.append(json.loads(request.read() or b"null"))
+        return super().handle_request(request)
+
+
+def test_a_hybrid_index_is_asked_for_dense_and_sparse_candidates_in_one_batch(
+    vector_server, kb_namespace
+):
+    transport = RecordingTransport()
+    pipeline = pipeline_for(vector_server, kb_namespace, transport=transport)
+    answer = pipeline.ask("Italian coffee dessert tiramisu", AskOptions(region="Italy"))
+    assert [hit.id for hit in answer.sources] == ["tiramisu"]
+    (body,) = transport.bodies
+    if server_kind(vector_server) == "dense":
+        assert isinstance(body, dict) and "queryMode" not in body
+        return
+    assert [query["queryMode"] for query in body] == ["DENSE", "SPARSE"]
+    assert all(query["filter"] == "region_key = 'italy'" for query in body)
+    assert body[1]["weightingStrategy"] == "IDF"
