@@ -1,4 +1,4 @@
-"""`ragfood migrate chroma`: a real ChromaDB directory on disk migrated into the local vector service.
+"""`ragfood migrate chroma`: a real ChromaDB directory migrated into the local vector service.
 
 The collections are embedded here with the hash embedder over the same enriched text the index
 embeds, so ChromaDB is an exact copy of the index and their rankings must agree.

@@ -19,10 +19,34 @@ Embed = Callable[[Sequence[str]], list[list[float]]]
 
 REGIONS = ["Japan", "Mexico", "India", "Peru", "Ghana", "Norway", "Vietnam", "Brazil"]
 TYPES = ["soup", "dessert", "main dish", "bread", "snack", "drink", "salad", "street food"]
-WORDS = (
-    "rice beans pork beef chicken fish noodles cheese tomato chili garlic onion ginger lemon "
-    "honey butter flour corn potato coconut yoghurt lamb mushroom pepper sesame vinegar"
-).split()
+WORDS = [
+    "rice",
+    "beans",
+    "pork",
+    "beef",
+    "chicken",
+    "fish",
+    "noodles",
+    "cheese",
+    "tomato",
+    "chili",
+    "garlic",
+    "onion",
+    "ginger",
+    "lemon",
+    "honey",
+    "butter",
+    "flour",
+    "corn",
+    "potato",
+    "coconut",
+    "yoghurt",
+    "lamb",
+    "mushroom",
+    "pepper",
+    "sesame",
+    "vinegar",
+]
 
 
 def generated_documents(count: int, seed: int = 7) -> list[dict[str, Any]]:
