@@ -182,21 +182,28 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
 
 
 def test_nothing_reaches_the_network(migrate, monkeypatch):
+    """No telemetry, no model download (Chroma's default embedding function would fetch one)."""
     attempts: list[Any] = []
-    connect = socket.socket.connect
+    local = ("127.0.0.1", "::1", "localhost")
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
 
-    def guarded(sock: socket.socket, address: Any) -> Any:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in (
-            "127.0.0.1",
-            "::1",
-            "localhost",
-        ):
+    def guarded_connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in local:
             attempts.append(address)
             raise OSError(f"test: no network ({address})")
         return connect(sock, address)
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in local:
+            attempts.append(host)
+            raise socket.gaierror(f"test: no network ({host})")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     result, _ = migrate("--collection", "foods", "--compare-sample", "5", "--embed", "hash")
+    assert result.exit_code == 0, result.output
+    result, _ = migrate("--collection", "foods", "--compare-sample", "5")
     assert result.exit_code == 0, result.output
     assert attempts == []
 
