@@ -168,14 +168,23 @@ class Comparison:
             return None
         return _mean([float(r.found(getattr(r, side), k)) for r in labelled])
 
+    def split(self, side: str) -> int:
+        """Labelled questions only `side` answers within k (the other misses)."""
+        other = "index" if side == "chroma" else "chroma"
+        return sum(
+            r.found(getattr(r, side), self.k) and not r.found(getattr(r, other), self.k)
+            for r in self.labelled
+        )
+
     def disagreements(self, limit: int = SHOWN_DISAGREEMENTS) -> list[QuestionResult]:
-        """Least overlap first; among equals, those one side answers and the other does not."""
+        """Answered by one side only first, then a different top-1, then the least overlap."""
 
-        def key(r: QuestionResult) -> tuple[float, int]:
-            split = r.found(r.chroma, self.k) != r.found(r.index, self.k)
-            return (r.overlap, -int(split))
+        def key(r: QuestionResult) -> tuple[int, int, float]:
+            split = bool(r.expected) and r.found(r.chroma, self.k) != r.found(r.index, self.k)
+            return (-int(split), -int(r.chroma[:1] != r.index[:1]), r.overlap)
 
-        return sorted((r for r in self.results if r.overlap < 1.0), key=key)[:limit]
+        differing = [r for r in self.results if r.overlap < 1.0 or r.chroma != r.index]
+        return sorted(differing, key=key)[:limit]
 
     def as_dict(self) -> dict[str, Any]:
         k = self.k
@@ -191,6 +200,8 @@ class Comparison:
             for at in sorted({1, k}):
                 value = self.recall(side, at)
                 data[f"{side}_recall@{at}"] = None if value is None else round(value, 3)
+        data["only_chroma_found"] = self.split("chroma")
+        data["only_index_found"] = self.split("index")
         data["disagreements"] = [r.as_dict() for r in self.disagreements()]
         return data
 

@@ -310,19 +310,25 @@ def _print_comparison(data: dict[str, Any]) -> None:
         if chroma is not None:
             label = f"recall@{at} ({data['labelled']} labelled)"
             table.add_row(label, f"{chroma:.3f}", f"{index:.3f}")
+    if data["labelled"]:
+        table.add_row(
+            f"answered within {k} by this side only",
+            str(data["only_chroma_found"]),
+            str(data["only_index_found"]),
+        )
     table.add_row(f"overlap@{k} (shared ids / {k})", f"{data[f'overlap@{k}']:.3f}", "")
     table.add_row("same top-1", f"{data['top1_agreement']:.3f}", "")
     console.print(table)
     if not data["disagreements"]:
         return
     worst = Table(title="where they disagree most", show_lines=False)
-    worst.add_column("question", overflow="fold", max_width=50)
+    worst.add_column("question", overflow="fold", max_width=60)
     worst.add_column("expected", style="green")
     worst.add_column("ChromaDB top 3", style="cyan")
     worst.add_column("index top 3", style="magenta")
     worst.add_column("overlap", justify="right")
     for row in data["disagreements"]:
-        question = row["question"] if len(row["question"]) <= 100 else row["question"][:97] + "..."
+        question = row["question"] if len(row["question"]) <= 80 else row["question"][:77] + "..."
         worst.add_row(
             escape(question),
             escape(", ".join(row["expected"])),

@@ -263,3 +263,25 @@ def test_a_lost_item_exits_3_and_names_it(migrate, monkeypatch):
     result, _ = migrate("--collection", "foods")
     assert result.exit_code == 3
     assert "LOST: 1 of 120 migrated items" in result.output and "dish-042" in result.output
+
+
+def test_comparison_figures_by_hand():
+    from ragfood_cli.compare import compare
+    from ragfood_cli.evaluate import Question
+
+    questions = [
+        Question("a", ("x",)),  # both find x first: full agreement
+        Question("b", ("y",)),  # only ChromaDB finds y
+        Question("c", ()),  # unlabelled: counts for overlap only
+    ]
+    chroma = {"a": ["x", "p", "q"], "b": ["y", "p", "q"], "c": ["p", "q", "r"]}
+    index = {"a": ["x", "p", "q"], "b": ["p", "z", "w"], "c": ["r", "s", "t"]}
+    result = compare(
+        questions, lambda qs: [chroma[q.question] for q in qs], index.__getitem__, k=3
+    ).as_dict()
+    assert result["overlap@3"] == round((1 + 1 / 3 + 1 / 3) / 3, 3)
+    assert (result["chroma_recall@1"], result["index_recall@1"]) == (1.0, 0.5)
+    assert (result["chroma_recall@3"], result["index_recall@3"]) == (1.0, 0.5)
+    assert (result["only_chroma_found"], result["only_index_found"]) == (1, 0)
+    assert result["top1_agreement"] == round(1 / 3, 3)
+    assert [d["question"] for d in result["disagreements"]] == ["b", "c"]
