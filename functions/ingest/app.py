@@ -1,4 +1,4 @@
-"""Ingest function: S3 ObjectCreated -> sync each uploaded foods.json into Upstash Vector.
+"""Ingest function: S3 ObjectCreated/ObjectRemoved -> sync each foods.json with Upstash Vector.
 
 Thin by design: parse the event, hand each object to `ragfood.ingest`, emit metrics, shape the
 result. Uploads that can never succeed are reported (in the bucket, under reports/) and do not
@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,14 +22,12 @@ from ragfood import services
 from ragfood.ingest import ingest_object
 
 logger = Logger()
-tracer = Tracer()
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default keeps local runs from failing.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RAGFood"))
 s3 = boto3.client("s3")  # once per container
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
@@ -46,8 +44,12 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             bucket=bucket,
             key=key,
             version_id=record.s3.get_object.version_id,
+            sequencer=record.s3.get_object.sequencer,
+            removed=record.event_name.startswith("ObjectRemoved"),
             default_namespace=settings.namespace,
             max_delete_fraction=settings.max_delete_fraction,
+            # Leave time to write the report (and to release the namespace's lock).
+            time_left_s=max(5.0, context.get_remaining_time_in_millis() / 1000 - 15),
         )
         _emit_metrics(report.as_dict())
         reports.append(report.as_dict())

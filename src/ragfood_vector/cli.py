@@ -25,6 +25,11 @@ class EmbedderName(StrEnum):
     none = "none"
 
 
+class SparseName(StrEnum):
+    bm25 = "bm25"
+    none = "none"
+
+
 @app.callback()
 def main() -> None:
     """Local Upstash-Vector-compatible service for development and tests."""
@@ -54,6 +59,13 @@ def serve(
         envvar="RAGFOOD_VECTOR_DIMENSION",
         help="Vector dimension for the hash and none embedders.",
     ),
+    sparse: SparseName = typer.Option(
+        SparseName(defaults.DEFAULT_SPARSE),
+        envvar="RAGFOOD_VECTOR_SPARSE",
+        help="bm25: a hybrid index, dense + Upstash-style hosted BM25 (English, stop words, "
+        "Snowball stems, IDF kept per namespace), queried with queryMode HYBRID/DENSE/SPARSE "
+        "and RRF or DBSF fusion; none: a dense-only index.",
+    ),
     token: str = typer.Option(
         defaults.DEFAULT_TOKEN,
         envvar="RAGFOOD_VECTOR_TOKEN",
@@ -75,6 +87,14 @@ def serve(
         help="Fraction of requests answered 429 or 503 before doing any work.",
     ),
     seed: int = typer.Option(0, envvar="RAGFOOD_VECTOR_SEED", help="Seed of the fault injection."),
+    retry_after: float | None = typer.Option(
+        None, envvar="RAGFOOD_VECTOR_RETRY_AFTER", help="Retry-After (s) sent with injected 429s."
+    ),
+    write_quota: int | None = typer.Option(
+        None,
+        envvar="RAGFOOD_VECTOR_WRITE_QUOTA",
+        help="Write requests allowed before writes fail like a used-up Upstash daily quota.",
+    ),
 ) -> None:
     """Serve the Upstash Vector REST API locally until interrupted."""
     from ragfood_vector.server import serve as run_server  # keeps `--help` fast
@@ -86,11 +106,14 @@ def serve(
             data_dir=data_dir,
             embedder=embedder.value,
             dimension=dimension,
+            sparse=sparse.value,
             token=token,
             readonly_token=readonly_token,
             latency_ms=latency_ms,
             fail_rate=fail_rate,
             seed=seed,
+            retry_after_s=retry_after,
+            write_quota=write_quota,
         )
         run_server(config)
     except (ConfigError, StoreMismatchError) as exc:

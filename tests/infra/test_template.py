@@ -9,13 +9,10 @@ every assertion about the built artefacts reuses that build.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +177,9 @@ def test_policies_compute_the_bucket_name_exactly_as_the_bucket_does(template):
     assert arns, "the ingest function has no S3 statements"
     for arn in arns:
         text, arn_variables = arn["Fn::Sub"]
-        assert text.startswith(f"arn:${{AWS::Partition}}:s3:::{name}/")
+        assert text == f"arn:${{AWS::Partition}}:s3:::{name}" or text.startswith(
+            f"arn:${{AWS::Partition}}:s3:::{name}/"
+        )
         assert arn_variables == variables
 
 
@@ -192,21 +191,25 @@ def test_ingest_is_triggered_only_by_json_files_under_uploads(template):
     (event,) = events.values()
     assert event["Type"] == "S3"
     assert event["Properties"]["Bucket"] == {"Ref": "KnowledgeBucket"}
-    assert event["Properties"]["Events"] in ("s3:ObjectCreated:*", ["s3:ObjectCreated:*"])
+    assert event["Properties"]["Events"] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
     rules = {r["Name"]: r["Value"] for r in event["Properties"]["Filter"]["S3Key"]["Rules"]}
     assert rules == {"prefix": "uploads/", "suffix": ".json"}, "reports/ must never retrigger it"
 
 
-def test_ingest_reads_only_uploads_and_writes_only_reports(template):
-    grants = {}
+def test_ingest_reads_uploads_writes_reports_and_keeps_its_sync_state(template):
+    grants: dict[str, set[str]] = {}
     for statement in function_statements(template, "IngestFunction"):
         for action in as_list(statement["Action"]):
             if action.startswith("s3:"):
-                grants.setdefault(action, []).append(sub_text(statement["Resource"]))
-    assert set(grants) == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
-    assert all(arn.endswith("/uploads/*") for arn in grants["s3:GetObject"])
-    assert all(arn.endswith("/uploads/*") for arn in grants["s3:GetObjectVersion"])
-    assert all(arn.endswith("/reports/*") for arn in grants["s3:PutObject"])
+                arn = sub_text(statement["Resource"])
+                grants.setdefault(action, set()).add(arn[arn.index("}", arn.index("Suffix")) + 1 :])
+    assert grants == {
+        "s3:GetObject": {"/uploads/*", "/sync-state/*"},
+        "s3:GetObjectVersion": {"/uploads/*"},
+        "s3:PutObject": {"/reports/*", "/sync-state/*"},
+        "s3:DeleteObject": {"/sync-state/*"},  # never an upload
+        "s3:ListBucket": {""},  # the bucket itself
+    }
 
 
 def test_ingest_failures_go_to_an_encrypted_queue_after_two_retries(template):
@@ -243,7 +246,10 @@ def test_alarm_notifications_are_subscribed_only_when_an_email_is_given(template
 
 
 def test_ingest_refuses_to_delete_more_than_half_of_a_namespace(template):
-    assert function_env(template, "IngestFunction")["RAGFOOD_MAX_DELETE_FRACTION"] == "0.5"
+    env = function_env(template, "IngestFunction")
+    assert env["RAGFOOD_MAX_DELETE_FRACTION"] == {"Ref": "MaxDeleteFraction"}
+    parameter = template["Parameters"]["MaxDeleteFraction"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (0.5, 0, 1)
 
 
 # ------------------------------------------------------------------ the API
@@ -330,7 +336,8 @@ def test_core_layer_is_built_for_python311_on_arm64(template):
     assert layer["Properties"]["ContentUri"] == "../shared/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.11", "BuildArchitecture": "arm64"}
+    # makefile: infra/lambda-build.mk (pip for arm64 + bytecode); tests/infra/test_artifacts.py
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 @pytest.mark.parametrize(
@@ -447,24 +454,6 @@ def test_local_env_overrides_name_variables_the_template_declares(template):
 # ------------------------------------------------------------------ the SAM CLI
 
 
-@pytest.fixture(scope="module")
-def sam_cli() -> Path:
-    if not os.access(SAM, os.X_OK):
-        pytest.fail(
-            f"SAM CLI not found at {SAM.relative_to(REPO)}: run `make sam-setup` "
-            "(it installs aws-sam-cli into its own venv, .venv-sam)",
-            pytrace=False,
-        )
-    return SAM
-
-
-@pytest.fixture(scope="module")
-def sam_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
-    return env
-
-
 @pytest.mark.sam
 def test_sam_validate_lint_passes(sam_cli, sam_env):
     result = subprocess.run(
@@ -476,47 +465,6 @@ def test_sam_validate_lint_passes(sam_cli, sam_env):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@dataclass
-class Build:
-    returncode: int
-    output: str
-    directory: Path
-    seconds: float
-
-    def artefact(self, name: str) -> Path:
-        if self.returncode != 0:
-            pytest.fail(f"sam build failed (see test_sam_build_succeeds):\n{self.output[-3000:]}")
-        return self.directory / name
-
-
-@pytest.fixture(scope="module")
-def sam_build(sam_cli, sam_env, tmp_path_factory) -> Build:
-    """One `sam build` (no container) into a temporary directory, shared by the tests below."""
-    root = tmp_path_factory.mktemp("sam")
-    build_dir = root / "build"
-    started = time.monotonic()
-    result = subprocess.run(
-        [
-            str(sam_cli),
-            "build",
-            "--template-file",
-            str(TEMPLATE.relative_to(REPO)),
-            "--build-dir",
-            str(build_dir),
-            "--cache-dir",
-            str(root / "cache"),
-        ],
-        cwd=REPO,  # as a user runs it, with samconfig.toml's build settings
-        env=sam_env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_S,
-    )
-    return Build(
-        result.returncode, result.stdout + result.stderr, build_dir, time.monotonic() - started
-    )
 
 
 def _size_mb(path: Path) -> float:
@@ -570,7 +518,7 @@ def test_built_ask_function_bundles_fastapi_and_mangum_but_not_the_core(sam_buil
 def test_built_ingest_function_is_just_its_handler(sam_build):
     names = _top_level_names(sam_build.artefact("IngestFunction"))
     assert "app.py" in names
-    assert names <= {"app.py", "requirements.txt"}
+    assert names <= {"app.py", "__pycache__"}
 
 
 @pytest.mark.sam
