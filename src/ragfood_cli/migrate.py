@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragfood.foods import FoodRecord, ParsedFoods, parse_foods
-from ragfood.sync import SyncProgress, plan_sync, sync_foods
+from ragfood.retry_budget import RetryBudget
+from ragfood.sync import DEFAULT_BUDGET_S, SyncProgress, plan_sync, stored_for, sync_foods
 from ragfood.vector import VectorGateway
 from ragfood_cli.chroma_source import ChromaCollection, ChromaRow
 
@@ -83,15 +84,18 @@ class Verification:
 
 
 def verify(
-    records: Sequence[FoodRecord], gateway: VectorGateway, *, namespace: str
+    records: Sequence[FoodRecord], gateway: VectorGateway, *, namespace: str, source: str
 ) -> Verification:
-    """Which of these records the index does not hold (lost) or holds with other content."""
-    stored = gateway.stored_hashes(namespace)
+    """Fetch every record's id back: absent (lost) or not with our content and owner (changed)."""
+    stored = gateway.fetch_items(
+        [r.id for r in records], namespace, retry=RetryBudget(DEFAULT_BUDGET_S)
+    )
     result = Verification(checked=len(records))
     for record in records:
-        if record.id not in stored:
+        item = stored.get(record.id)
+        if item is None:
             result.lost.append(record.id)
-        elif stored[record.id] != record.hash:
+        elif item.hash != record.hash or item.source != source:
             result.changed.append(record.id)
     return result
 
@@ -145,17 +149,22 @@ class Migration:
         allow_mass_delete: bool = False,
     ) -> dict[str, Any]:
         """What `run` would write, from the same planner, without writing anything."""
-        stored = gateway.stored_hashes(namespace)
+        records = self.parsed.records
+        stored, size = stored_for(
+            gateway, namespace, [r.id for r in records], RetryBudget(DEFAULT_BUDGET_S)
+        )
         plan = plan_sync(
-            self.parsed.records,
+            records,
             stored,
+            source=self.source,
+            namespace_size=size,
             rejected=len(self.parsed.rejects),
             max_delete_fraction=max_delete_fraction,
             allow_mass_delete=allow_mass_delete,
         )
         rejected = self.parsed.rejects
-        status = "rejected" if rejected and not self.parsed.records else "ok"
-        if status == "ok" and (rejected or plan.deletions_skipped):
+        status = "rejected" if rejected and not records else "ok"
+        if status == "ok" and (rejected or plan.deletions_skipped or plan.conflicts):
             status = "partial"
         return {
             "source": self.source,
@@ -165,7 +174,9 @@ class Migration:
             "upserted": 0,
             "unchanged": plan.unchanged,
             "deleted": 0,
+            "adopted": plan.adopted,
             "rejected": [{"index": r.index, "id": r.id, "reason": r.reason} for r in rejected],
+            "conflicts": [{"id": c.id, "owner": c.owner} for c in plan.conflicts],
             "warnings": self.warnings + self.parsed.warnings,
             "deletions_skipped": plan.deletions_skipped,
             "error": None,

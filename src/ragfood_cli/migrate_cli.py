@@ -155,7 +155,7 @@ def chroma(
                 if not dry_run and report["status"] not in ("rejected", "failed"):
                     accepted = _accepted(migration.parsed.records, report)
                     outcome["verification"] = verify(
-                        accepted, gateway, namespace=namespace
+                        accepted, gateway, namespace=namespace, source=migration.source
                     ).as_dict()
                 if questions is not None or compare_sample:
                     if questions is None:
@@ -177,6 +177,53 @@ def chroma(
     else:
         _print(outcome)
     raise typer.Exit(_exit_code(outcome))
+
+
+@app.command("rollback")
+def rollback(
+    collection: Annotated[
+        str, typer.Option("--collection", "-c", help="The collection that was migrated.")
+    ],
+    namespace: Annotated[
+        str | None, typer.Option(help="Namespace it was migrated to; default RAGFOOD_NAMESPACE.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    allow_mass_delete: Annotated[
+        bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
+    ] = False,
+) -> None:
+    """Delete from the index the items `migrate chroma` wrote for COLLECTION (and nothing else).
+
+    Only items owned by the source `chroma:COLLECTION` go; the ChromaDB directory was never
+    modified. Deleting more than RAGFOOD_MAX_DELETE_FRACTION of the namespace (as when it holds
+    only the migration) needs --allow-mass-delete. Exits 1 on failure, 2 when the guard stopped it.
+    """
+    from ragfood import services
+    from ragfood.errors import RagfoodError
+    from ragfood.sync import remove_source
+    from ragfood_cli.main import _core_settings, _fail
+    from ragfood_cli.migrate import source_name
+
+    settings = _core_settings()
+    try:
+        report = remove_source(
+            services.vector_gateway(write=True),
+            namespace=settings.namespace if namespace is None else namespace,
+            source=source_name(collection),
+            max_delete_fraction=settings.max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+        )
+    except RagfoodError as exc:
+        raise _fail(str(exc)) from None
+    data = report.as_dict()
+    if as_json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_report(data)
+    if report.status in ("rejected", "failed"):
+        raise typer.Exit(EXIT_FAILED)
+    if report.deletions_skipped:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _accepted(records: list[Any], report: dict[str, Any]) -> list[Any]:
@@ -290,6 +337,12 @@ def _print_notes(outcome: dict[str, Any]) -> None:
         console.print(f"  ... and {len(outcome['rejected']) - 20} more (see --json)")
     for warning in outcome["warnings"][:10]:
         console.print(f"  [yellow]warning[/] {escape(warning)}", highlight=False)
+    for conflict in outcome.get("conflicts", [])[:20]:
+        console.print(
+            f"  [yellow]conflict[/] id {escape(repr(conflict['id']))} is owned by "
+            f"{escape(conflict['owner'])}; would not be overwritten",
+            highlight=False,
+        )
     if outcome.get("deletions_skipped"):
         console.print(f"  [yellow]deletions skipped:[/] {escape(outcome['deletions_skipped'])}")
 

@@ -24,6 +24,7 @@ from tests.support.chroma import (
     hash_embed,
     tree_digest,
 )
+from tests.support.samples import PHO
 
 DOCUMENTS = generated_documents(120)
 LONG_TEXT = "word " * 8_200  # 41,000 bytes: over the 40,000-byte limit of uploads
@@ -285,3 +286,31 @@ def test_comparison_figures_by_hand():
     assert (result["only_chroma_found"], result["only_index_found"]) == (1, 0)
     assert result["top1_agreement"] == round(1 / 3, 3)
     assert [d["question"] for d in result["disagreements"]] == ["b", "c"]
+
+
+def test_other_sources_are_left_alone_and_rollback_removes_only_the_migration(
+    ragfood, migrate, vector_server, fresh_namespace, tmp_path
+):
+    upload = tmp_path / "kb.json"
+    mine = {"id": "dish-001", "text": "Our own dish 1.", "region": "Peru"}
+    upload.write_text(json.dumps([PHO, mine]))
+    assert ragfood("ingest", str(upload), "--namespace", fresh_namespace).exit_code == 0
+
+    result, summary = migrate("--collection", "foods", "--json")
+    assert result.exit_code == 2, result.output  # dish-001 belongs to kb.json
+    assert summary is not None
+    assert summary["conflicts"] == [{"id": "dish-001", "owner": "kb.json"}]
+    assert (summary["upserted"], summary["verification"]["checked"]) == (119, 119)
+    stored = _stored(vector_server, fresh_namespace)
+    assert len(stored) == 121
+    assert stored["dish-001"].metadata["source"] == "kb.json"
+    assert stored["dish-001"].data == enrich(mine["text"], "Peru", None)
+
+    rollback = ("migrate", "rollback", "--collection", "foods", "--namespace", fresh_namespace)
+    result = ragfood(*rollback)
+    assert result.exit_code == 2 and "deletions skipped" in result.output  # 119 of 121
+    assert len(_stored(vector_server, fresh_namespace)) == 121
+    result = ragfood(*rollback, "--allow-mass-delete", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == 119
+    assert set(_stored(vector_server, fresh_namespace)) == {"pho", "dish-001"}
