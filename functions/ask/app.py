@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ragfood import services
+from ragfood import budget, services
 from ragfood.errors import ConfigError, VectorError, VectorUnavailable
 from ragfood.pipeline import MAX_QUESTION_CHARS, AskOptions, InvalidQuestion
 
@@ -199,4 +199,6 @@ _asgi_adapter = Mangum(app, lifespan="off")
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _asgi_adapter(event, context)
+    # Every ask in this invocation ends before the function (or API Gateway) gives up.
+    with budget.within(services.invocation_deadline(context.get_remaining_time_in_millis())):
+        return _asgi_adapter(event, context)
