@@ -30,7 +30,8 @@ print((time.process_time() - started) * 1000)
 """
 
 LOAD_HANDLER = """
-import importlib.util
+import importlib.util, os, sys
+sys.path.insert(0, os.path.dirname("{path}"))  # Lambda puts the function's folder first
 spec = importlib.util.spec_from_file_location("app", "{path}")
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)

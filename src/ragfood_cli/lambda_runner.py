@@ -106,6 +106,14 @@ def load_function_module(short_name: str) -> ModuleType:
     """Import functions/<name>/app.py afresh under a unique name (both files are called app.py)."""
     path = REPO_ROOT / "functions" / short_name / "app.py"
     module_name = f"ragfood_function_{short_name}"
+    # Lambda puts the function's folder on sys.path (its app.py imports its own package, e.g.
+    # askapi); a cold load re-imports that package too, as a new container would.
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    for name, loaded in list(sys.modules.items()):
+        if (getattr(loaded, "__file__", None) or "").startswith(folder + os.sep):
+            del sys.modules[name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

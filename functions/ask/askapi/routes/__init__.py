@@ -1,0 +1,1 @@
+"""One router per concern; functions/ask/app.py includes them all."""

@@ -1,0 +1,21 @@
+"""POST /ask: the whole answer in one JSON body (served by Mangum on Lambda)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from askapi.schemas import AskRequest, AskResponse
+from ragfood import services
+from ragfood.pipeline import AskOptions
+
+router = APIRouter()
+
+
+@router.post("/ask", response_model=AskResponse)
+def ask(request: AskRequest) -> dict[str, Any]:
+    options = AskOptions(
+        top_k=request.top_k, min_score=request.min_score, region=request.region, type=request.type
+    )
+    return services.pipeline().ask(request.question, options).as_dict()

@@ -1,0 +1,51 @@
+"""Request and response bodies of the ask API (also its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragfood.pipeline import MAX_QUESTION_CHARS
+
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    # strict: "5" is a client mistake to report, not a number to guess (uploads are strict too)
+    top_k: Annotated[int, Field(ge=1, le=20, strict=True)] | None = None
+    region: Label | None = None
+    type: Label | None = None
+    min_score: Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | None = None
+
+
+class Source(BaseModel):
+    id: str
+    text: str
+    region: str | None
+    type: str | None
+    score: float
+
+
+class GeneratorInfo(BaseModel):
+    kind: str = Field(description="ollama, openai, extractive (quoted sources) or none")
+    model: str | None
+
+
+class AskResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+    generator: GeneratorInfo
+    degraded: bool = Field(description="true when the generator failed and sources were quoted")
+    reason: str | None = None
+    timings_ms: dict[str, float]
+    cached: bool = False
+
+
+class ErrorBody(BaseModel):
+    error: str
+    dependency: str | None = None
+    details: list[dict[str, Any]] | None = None
