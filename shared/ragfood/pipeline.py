@@ -222,8 +222,9 @@ class Pipeline:
             ):
                 label = OUT_OF_TIME_LABEL
                 reason = (
-                    f"the time budget for an answer ran out before the generator finished "
-                    f"({reason}; RAGFOOD_ASK_BUDGET_S={self.budget_s:g})"
+                    "the time budget ran out before the generator finished "
+                    f"(RAGFOOD_ASK_BUDGET_S={self.budget_s:g} s, or less when the caller's "
+                    "deadline is sooner)"
                 )
             logger.warning("generator failed; answering from sources", extra={"reason": reason})
             fallback = extractive_answer(hits, degraded=True, label=label)

@@ -7,6 +7,7 @@ local server). Tests that change the environment call `reset()`.
 from __future__ import annotations
 
 import math
+import time
 from functools import cache
 
 from ragfood import budget
@@ -79,11 +80,13 @@ def pipeline() -> Pipeline:
 def invocation_deadline(remaining_ms: int) -> budget.Deadline:
     """The deadline of a Lambda invocation: RAGFOOD_ASK_BUDGET_S or the time the function has
     left (less a margin to return the response), whichever ends first."""
+    received = time.monotonic()
     try:
         budget_s = settings().ask_budget_s
     except ConfigError:  # the request itself reports the bad setting; still bound it
         budget_s = math.inf
-    return budget.for_lambda(remaining_ms, budget_s)
+    spent = time.monotonic() - received  # reading settings (SSM, on a cold start) counts too
+    return budget.for_lambda(remaining_ms - int(spent * 1000), budget_s - spent)
 
 
 def reset() -> None:
