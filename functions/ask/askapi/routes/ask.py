@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from askapi.schemas import AskRequest, AskResponse
-from ragfood import services
+from ragfood import services, telemetry
 from ragfood.pipeline import AskOptions
 
 router = APIRouter()
@@ -18,4 +18,6 @@ def ask(request: AskRequest) -> dict[str, Any]:
     options = AskOptions(
         top_k=request.top_k, min_score=request.min_score, region=request.region, type=request.type
     )
-    return services.pipeline().ask(request.question, options).as_dict()
+    answer = services.pipeline().ask(request.question, options)
+    telemetry.record_answer(answer)
+    return answer.as_dict()
