@@ -72,10 +72,21 @@ def ingest(
     allow_mass_delete: Annotated[
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Name the items' owner (default: the file's name). Several files may share a "
+            "namespace: each prunes only the items of its own source.",
+        ),
+    ] = None,
 ) -> None:
     """Sync FILE into the index: upsert new/changed items, delete removed ones, report the rest.
 
-    Exits 1 when the file was rejected, 2 when some items were rejected.
+    FILE owns the items it lists (under its name, or --source): items of other files in the same
+    namespace are never deleted, and ids they already own are reported as conflicts.
+    Exits 1 when the file was rejected or a quota stopped it, 2 when some items were rejected or
+    conflicted.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -105,7 +116,7 @@ def ingest(
                 file.read_bytes(),
                 gateway,
                 namespace=settings.namespace if namespace is None else namespace,
-                source=str(file),
+                source=file.name if source is None else source,
                 max_delete_fraction=settings.max_delete_fraction,
                 allow_mass_delete=allow_mass_delete,
                 progress=progress,
@@ -117,9 +128,9 @@ def ingest(
         print(json.dumps(data, indent=2))
     else:
         print_report(data)
-    if report.status == "rejected":
+    if report.status in ("rejected", "failed"):
         raise typer.Exit(1)
-    if report.rejected:
+    if report.rejected or report.conflicts:
         raise typer.Exit(2)
 
 
