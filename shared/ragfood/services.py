@@ -74,6 +74,8 @@ def pipeline() -> Pipeline:
         cache_size=s.cache_size,
         no_answer_ttl_s=s.no_answer_cache_ttl_s,
         budget_s=s.ask_budget_s,
+        lexical_weight=s.lexical_weight,
+        retrieval=s.retrieval,
     )
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 from upstash_vector import Index
+from upstash_vector.core.index_operations import QUERY_DATA_PATH
 from upstash_vector.errors import UpstashError
-from upstash_vector.types import Data
+from upstash_vector.types import Data, QueryResult
 
 from ragfood.enrichment import recover_text
 from ragfood.errors import (
@@ -28,6 +29,7 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
+from ragfood.relevance import Found
 from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
@@ -92,6 +94,11 @@ class IndexInfo:
     embedding_model: str | None
     namespaces: dict[str, int]
     pending: dict[str, int] = field(default_factory=dict)
+    sparse_model: str | None = None  # hybrid indexes: the sparse side's model (e.g. "BM25")
+
+    @property
+    def hybrid(self) -> bool:
+        return self.sparse_model is not None
 
 
 def build_filter(region: str | None = None, type_: str | None = None) -> str:
@@ -196,6 +203,54 @@ class VectorGateway:
             hits.append(_hit(result.id, float(result.score), result.metadata, result.data))
         return hits
 
+    def find(
+        self,
+        text: str,
+        *,
+        namespace: str = "",
+        depth: int = 10,
+        filter_: str = "",
+        hybrid: bool = False,
+    ) -> tuple[list[Found], list[Found]]:
+        """The dense and the sparse candidates for a question, in ONE request.
+
+        On a hybrid index both lists come from one batch request to /query-data (a JSON array,
+        one query per queryMode; the SDK's query_many cannot set queryMode in 0.8.x, so we build
+        the body and send it through the SDK's own request path). Dense scores are normalised
+        0..1; sparse scores are not used. On a dense-only index the sparse list is empty.
+        """
+        query: dict[str, Any] = {
+            "data": text,
+            "topK": depth,
+            "includeMetadata": True,
+            "includeData": True,
+            "includeVectors": False,
+            "filter": filter_,
+        }
+        path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
+        with _translated(self.url):
+            if not hybrid:
+                return [
+                    _found(r)
+                    for r in self._index.query(
+                        data=text,
+                        top_k=depth,
+                        include_metadata=True,
+                        include_data=True,
+                        filter=filter_,
+                        namespace=namespace,
+                    )
+                ], []
+            payload = [
+                {**query, "queryMode": "DENSE"},
+                {**query, "queryMode": "SPARSE", "weightingStrategy": "IDF"},
+            ]
+            dense, sparse = self._index._execute_request(payload=payload, path=path)
+            return (
+                [_found(QueryResult._from_json(obj)) for obj in dense],
+                [_found(QueryResult._from_json(obj)) for obj in sparse],
+            )
+
     def stored_hashes(self, namespace: str = "") -> dict[str, str | None]:
         """id -> content hash of everything in the namespace (None for vectors we did not write)."""
         return {id_: item.hash for id_, item in self.stored_items(namespace).items()}
@@ -294,6 +349,7 @@ class VectorGateway:
             embedding_model=dense.embedding_model if dense else None,
             namespaces={ns: n.vector_count for ns, n in info.namespaces.items()},
             pending={ns: n.pending_vector_count for ns, n in info.namespaces.items()},
+            sparse_model=info.sparse_index.embedding_model if info.sparse_index else None,
         )
 
     def check_write_access(self, namespace: str = "") -> None:
@@ -341,6 +397,13 @@ class VectorGateway:
                     if progress:
                         progress(count)
         return done
+
+
+def _found(result: QueryResult) -> Found:
+    """A candidate: ``document`` is the indexed text (coverage is measured on it), ``text`` the
+    item's own, recovered as `_hit` does."""
+    hit = _hit(result.id, float(result.score), result.metadata, result.data)
+    return Found(hit.id, hit.score, result.data or hit.text, hit.text, hit.region, hit.type)
 
 
 def _once(operation: Callable[[], Any]) -> Any:
