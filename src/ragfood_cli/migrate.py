@@ -22,6 +22,9 @@ from ragfood.sync import DEFAULT_BUDGET_S, SyncProgress, plan_sync, stored_for, 
 from ragfood.vector import VectorGateway
 from ragfood_cli.chroma_source import ChromaCollection, ChromaRow
 
+# The upload limit (foods.MAX_FILE_BYTES) protects a Lambda's memory; a migration runs locally,
+# so a collection may be larger (the limit on items per source still applies).
+MAX_MIGRATION_BYTES = 2 * 1024**3
 # Fields a document's metadata cannot set: the id and the text are the document's own.
 _OWN_FIELDS = ("id", "text")
 
@@ -114,7 +117,8 @@ class Migration:
     def of(cls, collection: ChromaCollection) -> Migration:
         source = source_name(collection.name)
         raw, warnings = to_upload(collection.rows)
-        return cls(collection, source, raw, parse_foods(raw, source), warnings)
+        parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
+        return cls(collection, source, raw, parsed, warnings)
 
     def run(
         self,
@@ -134,6 +138,7 @@ class Migration:
             max_delete_fraction=max_delete_fraction,
             allow_mass_delete=allow_mass_delete,
             progress=progress,
+            max_bytes=MAX_MIGRATION_BYTES,
         )
         summary = report.as_dict()
         summary["warnings"] = self.warnings + summary["warnings"]

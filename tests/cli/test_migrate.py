@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -314,3 +316,61 @@ def test_other_sources_are_left_alone_and_rollback_removes_only_the_migration(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["deleted"] == 119
     assert set(_stored(vector_server, fresh_namespace)) == {"pho", "dish-001"}
+
+
+class _OllamaEmbed(BaseHTTPRequestHandler):
+    """Ollama's /api/embed, answering with the hash embedder (the collection's function)."""
+
+    embed = staticmethod(hash_embed())
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append(body)
+        if self.path != "/api/embed" or body.get("model") != "hash-model":
+            payload, status = {"error": f"model {body.get('model')!r} not found"}, 404
+        else:
+            payload, status = {"model": body["model"], "embeddings": self.embed(body["input"])}, 200
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def ollama_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OllamaEmbed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url):
+    result, summary = migrate(
+        "--collection",
+        "foods",
+        "--compare-sample",
+        "6",
+        "--embed",
+        f"ollama:{ollama_url}#hash-model",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert summary["comparison"]["embedder"] == f"ollama:{ollama_url}#hash-model"
+    assert summary["comparison"]["chroma_recall@1"] == 1.0
+    assert _OllamaEmbed.requests[-1]["model"] == "hash-model"
+    assert len(_OllamaEmbed.requests[-1]["input"]) == 6
+
+    result, _ = migrate(
+        "--collection", "foods", "--compare-sample", "2", "--embed", f"ollama:{ollama_url}#mxbai"
+    )
+    assert result.exit_code == 1
+    assert "answered 404 for model 'mxbai'" in result.output
