@@ -12,6 +12,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
+from ragfood.errors import VectorQuotaExceeded
 from ragfood.ingest import ingest_object
 from ragfood.retry import RetryPolicy
 from ragfood.sync_state import NamespaceLock, SyncBusy, lock_key, sequencer_is_older
@@ -188,3 +189,16 @@ def test_an_expired_lock_is_taken_over(versioned):
             versioned.get_object(Bucket=VERSIONED, Key=lock_key("acme"))["Body"].read()
         )
         assert body["expires_at"] > 0
+
+
+def test_a_used_up_quota_is_reported_in_the_bucket_and_raised(s3, function, start_vector_server):
+    used_up = start_vector_server(embedder="hash", write_quota=0)
+    s3.put_object(Bucket=BUCKET, Key="uploads/foods.json", Body=json.dumps([PHO, BAKLAVA]))
+    ingest = function("ingest", **used_up.client_env())
+    # Raised at once (no retries burned), so the event reaches the failure queue saying why.
+    with pytest.raises(VectorQuotaExceeded, match="used up a quota"):
+        ingest.invoke(load_event("s3-put-foods.json"))
+    report = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="reports/foods.json.report.json")["Body"].read()
+    )
+    assert report["status"] == "failed" and "max daily request limit" in report["error"]
