@@ -32,7 +32,12 @@ DOCUMENTS = generated_documents(120)
 LONG_TEXT = "word " * 8_200  # 41,000 bytes: over the 40,000-byte limit of uploads
 # The foods.json a user would write for the "mixed" collection (what migration must amount to).
 MIXED_AS_UPLOAD: list[dict[str, Any]] = [
-    {"id": "good-1", "text": "Pho is a Vietnamese beef noodle soup.", "region": "Vietnam"},
+    {
+        "id": "good-1",
+        "text": "Pho is a Vietnamese beef noodle soup.",
+        "region": "Vietnam",
+        "source": "menu.pdf",  # LangChain's Chroma integration stores one per document
+    },
     {"id": "good-2", "text": "Mochi is a Japanese rice cake.", "type": "dessert", "text_len": 30},
     {"id": "empty-text", "text": "", "region": "Peru"},
     {"id": "too-long", "text": LONG_TEXT},
@@ -155,7 +160,14 @@ def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
     assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
     assert {"empty-text", "too-long", "numeric-region"} == {r["id"] for r in summary["rejected"]}
     assert set(_stored(vector_server, fresh_namespace)) == {"good-1", "good-2"}
-    assert _stored(vector_server, fresh_namespace)["good-2"].metadata["text_len"] == 30
+    stored = _stored(vector_server, fresh_namespace)
+    assert stored["good-2"].metadata["text_len"] == 30
+    assert stored["good-1"].metadata["chroma_source"] == "menu.pdf"
+    assert stored["good-1"].metadata["source"] == "chroma:mixed"
+    assert (
+        "metadata field 'source' (1 document) is reserved in the index; kept as 'chroma_source'"
+        in summary["warnings"]
+    )
 
 
 def test_an_unknown_collection_lists_those_that_exist(migrate):
