@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -386,3 +388,13 @@ def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url
     )
     assert result.exit_code == 1
     assert "answered 404 for model 'mxbai'" in result.output
+
+
+def test_the_cli_imports_chromadb_only_when_migrating():
+    probe = (
+        "import sys, ragfood_cli.main, ragfood_cli.migrate_cli; "
+        "print(sorted(m for m in ('chromadb', 'ragfood_cli.chroma_source') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
