@@ -12,8 +12,9 @@ the content we wrote is reported as lost.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,27 @@ def verify(
         elif item.hash != record.hash or item.source != source:
             result.changed.append(record.id)
     return result
+
+
+def wait_until_indexed(
+    gateway: VectorGateway,
+    namespace: str,
+    *,
+    timeout_s: float = 120.0,
+    poll_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Wait until Upstash has indexed what was written (writes are eventually consistent).
+
+    Returns the vectors still pending when `timeout_s` ran out (0 when everything is indexed).
+    """
+    waited = 0.0
+    while True:
+        pending = gateway.info().pending.get(namespace, 0)
+        if pending == 0 or waited >= timeout_s:
+            return pending
+        sleep(poll_s)
+        waited += poll_s
 
 
 @dataclass

@@ -398,3 +398,20 @@ def test_the_cli_imports_chromadb_only_when_migrating():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_verification_waits_until_the_index_has_indexed_the_writes():
+    from ragfood.vector import IndexInfo
+    from ragfood_cli.migrate import wait_until_indexed
+
+    pending = [250, 40, 0]
+    slept: list[float] = []
+
+    class Indexing:  # Upstash reports pendingVectorCount while it indexes (local: always 0)
+        def info(self) -> IndexInfo:
+            return IndexInfo(0, 384, "COSINE", None, {"kb": 290}, {"kb": pending.pop(0)})
+
+    assert wait_until_indexed(Indexing(), "kb", sleep=slept.append) == 0  # type: ignore[arg-type]
+    assert slept == [1.0, 1.0]
+    pending[:] = [9] * 5
+    assert wait_until_indexed(Indexing(), "kb", timeout_s=3, sleep=slept.append) == 9  # type: ignore[arg-type]
