@@ -30,6 +30,7 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
+from ragfood.redact import redact_text
 from ragfood.relevance import Found
 from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
 
@@ -455,13 +456,15 @@ def _translated(url: str) -> Iterator[None]:
             f"cannot reach vector index at {host}: {_reason(exc)} (after retries)"
         ) from None
     except UpstashError as exc:
-        raise VectorRequestError(f"vector index at {host} refused the request: {exc}") from None
+        raise VectorRequestError(
+            f"vector index at {host} refused the request: {redact_text(str(exc))}"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:  # the SDK could not parse the answer
         raise VectorUnavailable(f"vector index at {host} sent a malformed answer: {exc}") from None
 
 
 def _reason(exc: httpx.TransportError) -> str:
-    text = str(exc) or type(exc).__name__
+    text = redact_text(str(exc)) or type(exc).__name__
     if "refused" in text.lower():
         return "connection refused"
     if "name or service not known" in text.lower() or "nodename" in text.lower():
