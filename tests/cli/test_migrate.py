@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +34,12 @@ DOCUMENTS = generated_documents(120)
 LONG_TEXT = "word " * 8_200  # 41,000 bytes: over the 40,000-byte limit of uploads
 # The foods.json a user would write for the "mixed" collection (what migration must amount to).
 MIXED_AS_UPLOAD: list[dict[str, Any]] = [
-    {"id": "good-1", "text": "Pho is a Vietnamese beef noodle soup.", "region": "Vietnam"},
+    {
+        "id": "good-1",
+        "text": "Pho is a Vietnamese beef noodle soup.",
+        "region": "Vietnam",
+        "source": "menu.pdf",  # LangChain's Chroma integration stores one per document
+    },
     {"id": "good-2", "text": "Mochi is a Japanese rice cake.", "type": "dessert", "text_len": 30},
     {"id": "empty-text", "text": "", "region": "Peru"},
     {"id": "too-long", "text": LONG_TEXT},
@@ -155,7 +162,14 @@ def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
     assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
     assert {"empty-text", "too-long", "numeric-region"} == {r["id"] for r in summary["rejected"]}
     assert set(_stored(vector_server, fresh_namespace)) == {"good-1", "good-2"}
-    assert _stored(vector_server, fresh_namespace)["good-2"].metadata["text_len"] == 30
+    stored = _stored(vector_server, fresh_namespace)
+    assert stored["good-2"].metadata["text_len"] == 30
+    assert stored["good-1"].metadata["chroma_source"] == "menu.pdf"
+    assert stored["good-1"].metadata["source"] == "chroma:mixed"
+    assert (
+        "metadata field 'source' (1 document) is reserved in the index; kept as 'chroma_source'"
+        in summary["warnings"]
+    )
 
 
 def test_an_unknown_collection_lists_those_that_exist(migrate):
@@ -374,3 +388,30 @@ def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url
     )
     assert result.exit_code == 1
     assert "answered 404 for model 'mxbai'" in result.output
+
+
+def test_the_cli_imports_chromadb_only_when_migrating():
+    probe = (
+        "import sys, ragfood_cli.main, ragfood_cli.migrate_cli; "
+        "print(sorted(m for m in ('chromadb', 'ragfood_cli.chroma_source') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_verification_waits_until_the_index_has_indexed_the_writes():
+    from ragfood.vector import IndexInfo
+    from ragfood_cli.migrate import wait_until_indexed
+
+    pending = [250, 40, 0]
+    slept: list[float] = []
+
+    class Indexing:  # Upstash reports pendingVectorCount while it indexes (local: always 0)
+        def info(self) -> IndexInfo:
+            return IndexInfo(0, 384, "COSINE", None, {"kb": 290}, {"kb": pending.pop(0)})
+
+    assert wait_until_indexed(Indexing(), "kb", sleep=slept.append) == 0  # type: ignore[arg-type]
+    assert slept == [1.0, 1.0]
+    pending[:] = [9] * 5
+    assert wait_until_indexed(Indexing(), "kb", timeout_s=3, sleep=slept.append) == 9  # type: ignore[arg-type]
