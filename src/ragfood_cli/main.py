@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
+from ragfood_cli.migrate_cli import app as migrate_app
 from ragfood_cli.render import console, errors, print_answer, print_report
 from ragfood_vector.cli import app as vector_app
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(vector_app, name="vector")
+app.add_typer(migrate_app, name="migrate")  # its module imports chromadb only when run
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Region = Annotated[str | None, typer.Option(help="Only sources from this region.")]
