@@ -1,9 +1,10 @@
 """Ask function: the FastAPI app, served by Mangum here (handler) and by uvicorn under AWS Lambda
 Web Adapter for the streaming route (run.sh). One app module; only the serving differs.
 
-Routes: POST /ask, GET /health, and the OpenAPI docs at /docs. Client mistakes get a 4xx JSON body
-naming the field; upstream failures get 502/503/504 naming the dependency; nothing ever returns a
-stack trace. The parts live in askapi/ (schemas, errors, middleware, routes).
+Routes: POST /ask, POST /ask/stream (server-sent events; deployed through Lambda Web Adapter),
+GET / (the web page), GET /health, and the OpenAPI docs at /docs. Client mistakes get a 4xx JSON
+body naming the field; upstream failures get 502/503/504 naming the dependency; nothing ever
+returns a stack trace. The parts live in askapi/ (schemas, errors, middleware, routes, page).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from mangum import Mangum
 
 from askapi import errors
 from askapi.middleware import JsonBodies, StagePrefix
-from askapi.routes import ask, health
+from askapi.routes import ask, health, page, stream
 
 logger = Logger()
 tracer = Tracer()
@@ -34,7 +35,9 @@ if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
     app.add_middleware(StagePrefix, prefix=stage)
 errors.register(app)
 app.include_router(ask.router)
+app.include_router(stream.router)
 app.include_router(health.router)
+app.include_router(page.router)
 
 
 _asgi_adapter = Mangum(app, lifespan="off")

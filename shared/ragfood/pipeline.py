@@ -62,6 +62,7 @@ class Answer:
 
 
 OnToken = Callable[[str], None]
+OnSources = Callable[[list[Hit]], None]
 
 
 class Pipeline:
@@ -87,9 +88,15 @@ class Pipeline:
         self._lock = threading.Lock()  # TTLCache is not thread-safe; the API serves threads
 
     def ask(
-        self, question: str, options: AskOptions | None = None, *, on_token: OnToken | None = None
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        on_token: OnToken | None = None,
+        on_sources: OnSources | None = None,
     ) -> Answer:
-        """Answer from the knowledge base. With `on_token`, stream the generated text to it."""
+        """Answer from the knowledge base. With `on_token`, stream the generated text to it;
+        `on_sources` gets the sources as soon as they are known (before any token)."""
         started = time.perf_counter()
         options = self._with_defaults(options or AskOptions())
         question = _clean_question(question)
@@ -104,12 +111,16 @@ class Pipeline:
         )
         cached = self._cached(key)
         if cached is not None:
+            if on_sources:
+                on_sources(cached.sources)
             if on_token:
                 on_token(cached.answer)
             return replace(cached, cached=True, timings_ms={"total": _ms(started)})
 
         hits = self._query(question, options, filter_)
         retrieved = time.perf_counter()
+        if on_sources:
+            on_sources(hits)
         timings = {"retrieve": _ms(started)}
         if not hits:
             answer = Answer(question, NO_ANSWER, [], {"kind": "none", "model": None})

@@ -9,10 +9,12 @@ from __future__ import annotations
 from functools import cache
 
 from ragfood.config import Settings, load_settings
+from ragfood.conversation import Conversations
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
 from ragfood.pipeline import Pipeline
 from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.sessions import DynamoSessionStore, MemorySessionStore, SessionStore
 from ragfood.vector import VectorGateway, make_client
 
 
@@ -71,7 +73,22 @@ def pipeline() -> Pipeline:
     )
 
 
+@cache
+def session_store() -> SessionStore:
+    s = settings()
+    if not s.sessions_table:
+        return MemorySessionStore(ttl_s=s.session_ttl_s)
+    import boto3  # only paid for where sessions live in DynamoDB (the runtime ships it)
+
+    return DynamoSessionStore(s.sessions_table, boto3.client("dynamodb"), ttl_s=s.session_ttl_s)
+
+
+@cache
+def conversations() -> Conversations:
+    return Conversations(pipeline(), session_store())
+
+
 def reset() -> None:
     """Forget every singleton (tests and the CLI use this after changing the environment)."""
-    for factory in (settings, vector_gateway, generator, pipeline):
+    for factory in (settings, vector_gateway, generator, pipeline, session_store, conversations):
         factory.cache_clear()

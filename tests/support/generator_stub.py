@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+REWRITE_MARKER = "You rewrite a follow-up question"  # ragfood.followup.REWRITE_INSTRUCTIONS
 Mode = Literal["ok", "fail", "garbage", "empty", "break_stream"]
 
 
@@ -24,8 +25,14 @@ class StubState:
     delay_s: float = 0.0
     models: tuple[str, ...] = ("llama3.2", "stub-model")
     requests: list[dict[str, Any]] = field(default_factory=list)
+    rewrite_to: str | None = None  # the reply to follow-up rewrite requests (None: a quote)
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
+        if messages and messages[0]["content"].startswith(REWRITE_MARKER):
+            # A follow-up rewrite request (ragfood.followup): answer as told, or like a model
+            # that ignored the instructions and answered from a source.
+            if self.rewrite_to is not None:
+                return self.rewrite_to
         prompt = messages[-1]["content"] if messages else ""
         match = re.search(r"^\[1\] (.+)$", prompt, re.MULTILINE)
         quoted = match.group(1)[:160] if match else "nothing"
@@ -54,6 +61,7 @@ class GeneratorStub:
     def reset(self) -> None:
         self.state.mode, self.state.delay_s = "ok", 0.0
         self.state.requests.clear()
+        self.state.rewrite_to = None
 
     def __enter__(self) -> GeneratorStub:
         self._thread.start()
