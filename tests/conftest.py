@@ -8,6 +8,11 @@ subprocess, so the ``upstash_vector`` SDK and our own clients talk HTTP to it as
 - ``minilm_server``: one service with the real all-MiniLM-L6-v2 model, for semantic tests.
 - ``start_vector_server``: a factory for a service with special options (fault injection,
   latency, ``embedder="none"``, its own data dir); everything it started is stopped afterwards.
+
+These are dense-only indexes (``sparse="none"``, ``PRODUCT_INDEX_SPARSE``): the product's tests
+were written for dense scores, and the vector service's dense conformance suite runs on them.
+Hybrid (dense + BM25) services: ``VectorServer(sparse="bm25")`` or
+``start_vector_server(sparse="bm25")``; tests/vector/conftest.py has a session one.
 """
 
 from __future__ import annotations
@@ -22,16 +27,22 @@ from ragfood_vector.launcher import VectorServer
 
 _namespace_numbers = itertools.count()
 
+# The index kind these fixtures start ("none": dense-only; "bm25": hybrid). The product ranks
+# dense scores until issue 9's retrieval work makes it use hybrid indexes.
+PRODUCT_INDEX_SPARSE = "none"
+
 
 @pytest.fixture(scope="session")
 def vector_server() -> Iterator[VectorServer]:
-    with VectorServer(embedder="hash") as server:
+    with VectorServer(embedder="hash", sparse=PRODUCT_INDEX_SPARSE) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def minilm_server() -> Iterator[VectorServer]:
-    with VectorServer(embedder="minilm", startup_timeout=120) as server:
+    with VectorServer(
+        embedder="minilm", sparse=PRODUCT_INDEX_SPARSE, startup_timeout=120
+    ) as server:
         yield server
 
 
@@ -48,6 +59,7 @@ def start_vector_server() -> Iterator[Callable[..., VectorServer]]:
     started: list[VectorServer] = []
 
     def start(**options: Any) -> VectorServer:
+        options.setdefault("sparse", PRODUCT_INDEX_SPARSE)
         server = VectorServer(**options)
         started.append(server)
         return server.start()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
 from mangum import Mangum
@@ -20,9 +20,9 @@ from mangum import Mangum
 from askapi import errors
 from askapi.middleware import JsonBodies, StagePrefix
 from askapi.routes import ask, health, page, stream
+from ragfood.telemetry import publish_metrics
 
 logger = Logger()
-tracer = Tracer()
 
 app = FastAPI(
     title="RAGFood Ask API",
@@ -43,7 +43,10 @@ app.include_router(page.router)
 _asgi_adapter = Mangum(app, lifespan="off")
 
 
+# No Powertools Tracer: Lambda's active tracing records each invocation without the X-Ray SDK
+# (docs/deploy.md), and the SDK cost ~150 ms of every cold start. Per-stage latency goes out as
+# metrics (ragfood.telemetry), flushed once per invocation.
+@publish_metrics
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _asgi_adapter(event, context)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,14 +22,12 @@ from ragfood import services
 from ragfood.ingest import ingest_object
 
 logger = Logger()
-tracer = Tracer()
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default keeps local runs from failing.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RAGFood"))
 s3 = boto3.client("s3")  # once per container
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:

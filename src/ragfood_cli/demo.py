@@ -49,7 +49,10 @@ def main() -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     with (
         tempfile.TemporaryDirectory(prefix="ragfood-demo-") as data_dir,
-        VectorServer(embedder=embedder, data_dir=data_dir, startup_timeout=180) as vectors,
+        # Dense-only until the ask path ranks hybrid results (issue 9, retrieval).
+        VectorServer(
+            embedder=embedder, data_dir=data_dir, sparse="none", startup_timeout=180
+        ) as vectors,
     ):
         moto.start()
         try:

@@ -25,6 +25,11 @@ class EmbedderName(StrEnum):
     none = "none"
 
 
+class SparseName(StrEnum):
+    bm25 = "bm25"
+    none = "none"
+
+
 @app.callback()
 def main() -> None:
     """Local Upstash-Vector-compatible service for development and tests."""
@@ -53,6 +58,13 @@ def serve(
         defaults.DEFAULT_DIMENSION,
         envvar="RAGFOOD_VECTOR_DIMENSION",
         help="Vector dimension for the hash and none embedders.",
+    ),
+    sparse: SparseName = typer.Option(
+        SparseName(defaults.DEFAULT_SPARSE),
+        envvar="RAGFOOD_VECTOR_SPARSE",
+        help="bm25: a hybrid index, dense + Upstash-style hosted BM25 (English, stop words, "
+        "Snowball stems, IDF kept per namespace), queried with queryMode HYBRID/DENSE/SPARSE "
+        "and RRF or DBSF fusion; none: a dense-only index.",
     ),
     token: str = typer.Option(
         defaults.DEFAULT_TOKEN,
@@ -86,6 +98,7 @@ def serve(
             data_dir=data_dir,
             embedder=embedder.value,
             dimension=dimension,
+            sparse=sparse.value,
             token=token,
             readonly_token=readonly_token,
             latency_ms=latency_ms,

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EMBEDDERS = ("minilm", "hash", "none")
+# The sparse side of the index: "bm25" makes it a hybrid index, "none" a dense-only one.
+SPARSE_MODELS = ("bm25", "none")
 MINILM_DIMENSION = 384
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_DATA_DIR = ".ragfood/vector"
 DEFAULT_EMBEDDER = "minilm"
+DEFAULT_SPARSE = "bm25"
 DEFAULT_DIMENSION = 384
 DEFAULT_TOKEN = "local-dev-token"
 DEFAULT_READONLY_TOKEN = "local-dev-readonly-token"
@@ -28,6 +31,7 @@ class ServiceConfig:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     embedder: str = DEFAULT_EMBEDDER
     dimension: int = DEFAULT_DIMENSION
+    sparse: str = DEFAULT_SPARSE
     token: str = DEFAULT_TOKEN
     readonly_token: str = DEFAULT_READONLY_TOKEN
     latency_ms: float = 0.0
@@ -43,6 +47,10 @@ class ServiceConfig:
         if self.embedder not in EMBEDDERS:
             raise ConfigError(
                 f"Unknown embedder {self.embedder!r}; choose one of {', '.join(EMBEDDERS)}"
+            )
+        if self.sparse not in SPARSE_MODELS:
+            raise ConfigError(
+                f"Unknown sparse model {self.sparse!r}; choose one of {', '.join(SPARSE_MODELS)}"
             )
         if self.embedder == "minilm" and self.dimension != MINILM_DIMENSION:
             raise ConfigError(
@@ -62,6 +70,10 @@ class ServiceConfig:
         if self.token == self.readonly_token:
             # Otherwise a request's access level would be ambiguous.
             raise ConfigError("The token and the read-only token must differ")
+
+    @property
+    def hybrid(self) -> bool:
+        return self.sparse != "none"
 
     @property
     def url(self) -> str:

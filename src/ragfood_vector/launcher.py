@@ -1,8 +1,9 @@
 """Run the service as a subprocess for tests, benchmarks and demos.
 
-    with VectorServer(embedder="hash") as server:
+    with VectorServer(embedder="hash") as server:                  # hybrid: dense + BM25
         index = server.index()          # an upstash_vector.Index pointed at it
         ...
+    with VectorServer(embedder="hash", sparse="none") as server:   # dense-only
 
 The subprocess is a real ``python -m ragfood_vector serve`` on a free loopback port, so clients
 talk to it exactly as to Upstash: over HTTP, with its own process, crashes and restarts.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ragfood_vector.config import DEFAULT_READONLY_TOKEN, DEFAULT_TOKEN
+from ragfood_vector.config import DEFAULT_READONLY_TOKEN, DEFAULT_SPARSE, DEFAULT_TOKEN
 
 # Spelled out rather than imported from .server, so launching stays free of the server's imports.
 PARENT_PID_ENV = "RAGFOOD_VECTOR_PARENT_PID"
@@ -67,8 +68,10 @@ class VectorServer:
         port: int | None = None,
         dimension: int = 384,
         startup_timeout: float = 60.0,
+        sparse: str = DEFAULT_SPARSE,
     ) -> None:
         self.embedder = embedder
+        self.sparse = sparse
         self.latency_ms = latency_ms
         self.fail_rate = fail_rate
         self.seed = seed
@@ -99,6 +102,7 @@ class VectorServer:
             "--data-dir", str(self.data_dir),
             "--embedder", self.embedder,
             "--dimension", str(self.dimension),
+            "--sparse", self.sparse,
             "--latency-ms", str(self.latency_ms),
             "--fail-rate", str(self.fail_rate),
             "--seed", str(self.seed),

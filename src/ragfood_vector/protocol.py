@@ -16,6 +16,7 @@ import numpy as np
 
 from ragfood_vector.errors import bad_request
 from ragfood_vector.filters import FilterError, Predicate, compile_filter
+from ragfood_vector.sparse import SparseVector, parse_sparse_vector
 
 MAX_VECTORS_PER_WRITE = 1000
 MAX_READS_PER_REQUEST = 1000  # top_k, fetch ids, range limit
@@ -23,6 +24,9 @@ MAX_METADATA_BYTES = 48 * 1024
 MAX_DATA_BYTES = 1024 * 1024
 MAX_QUERIES_PER_BATCH = 1000
 DEFAULT_TOP_K = 10
+QUERY_MODES = ("HYBRID", "DENSE", "SPARSE")
+FUSION_ALGORITHMS = ("RRF", "DBSF")
+WEIGHTING_STRATEGIES = ("IDF",)
 
 NO_EMBEDDING_MODEL = (
     "Embedding data for this index is not allowed. "
@@ -32,12 +36,14 @@ NO_EMBEDDING_MODEL = (
 
 @dataclass(frozen=True)
 class VectorItem:
-    """One item of an upsert: ``vector`` is None for /upsert-data until it is embedded."""
+    """One item of an upsert: ``vector`` (and ``sparse``) are None for /upsert-data until it is
+    embedded; ``sparse`` stays None on a dense-only index."""
 
     id: str
     vector: np.ndarray | None
     metadata_json: str | None
     data: str | None
+    sparse: SparseVector | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,11 @@ class QuerySpec:
     include_metadata: bool
     include_data: bool
     predicate: Predicate
+    # Which sides to search: HYBRID (both, fused), DENSE or SPARSE. A dense-only index: DENSE.
+    mode: str = "DENSE"
+    sparse: SparseVector | None = None
+    fusion: str = "RRF"
+    weight_idf: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class UpdateRequest:
     data: str | None
     metadata: dict[str, Any] | None
     patch: bool
+    sparse: SparseVector | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +225,24 @@ def _reject_sparse(item: dict[str, Any], where: str) -> None:
         raise bad_request(f"Sparse vectors are not supported by this dense index ({where})")
 
 
+def _sparse(item: dict[str, Any], where: str, hybrid: bool) -> SparseVector | None:
+    """The item's sparseVector on a hybrid index; on a dense-only one, an error if it has one."""
+    if not hybrid:
+        _reject_sparse(item, where)
+        return None
+    value = item.get("sparseVector")
+    return None if value is None else parse_sparse_vector(value, where)
+
+
+def _choice(item: dict[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = item.get(name)
+    if value is None:
+        return default
+    if value not in choices:
+        raise bad_request(f"{name} must be one of {', '.join(choices)}, got {json.dumps(value)}")
+    return str(value)
+
+
 def encode_metadata(value: Any, where: str) -> str | None:
     if value is None:
         return None
@@ -261,7 +291,7 @@ def _predicate(value: Any, required: bool = False) -> Predicate:
 # Endpoints
 
 
-def parse_upsert(body: Any, dimension: int) -> list[VectorItem]:
+def parse_upsert(body: Any, dimension: int, hybrid: bool = False) -> list[VectorItem]:
     items = _items(body, "upsert", "vector", MAX_VECTORS_PER_WRITE)
     parsed = []
     for position, item in enumerate(items):
@@ -269,15 +299,26 @@ def parse_upsert(body: Any, dimension: int) -> list[VectorItem]:
             raise bad_request(f"The vector at index {position} must be a JSON object")
         vector_id = parse_id(item.get("id"), f" at index {position}")
         where = f"vector {vector_id!r}"
-        _reject_sparse(item, where)
+        sparse = _sparse(item, where, hybrid)
         if item.get("vector") is None:
+            if sparse is not None:
+                raise bad_request(
+                    f"{where} has a 'sparseVector' but no dense 'vector': a hybrid index needs both"
+                )
             raise bad_request(f"{where} has no 'vector'; to embed text use /upsert-data")
+        if hybrid and sparse is None:
+            # Upstash: "for hybrid indexes, you have to provide both dense and sparse vectors".
+            raise bad_request(
+                f"{where} has no 'sparseVector': a hybrid index needs both a dense 'vector' "
+                "and a 'sparseVector' (or upsert text with /upsert-data)"
+            )
         parsed.append(
             VectorItem(
                 id=vector_id,
                 vector=parse_vector(item["vector"], dimension, where),
                 metadata_json=encode_metadata(item.get("metadata"), where),
                 data=_data(item.get("data"), where, required=False),
+                sparse=sparse,
             )
         )
     return parsed
@@ -302,8 +343,15 @@ def parse_upsert_data(body: Any) -> list[VectorItem]:
     return parsed
 
 
-def parse_queries(body: Any, dimension: int, by_data: bool) -> tuple[list[QuerySpec], bool]:
-    """Return the queries and whether the body was a batch (a JSON list)."""
+def parse_queries(
+    body: Any, dimension: int, by_data: bool, hybrid: bool = False
+) -> tuple[list[QuerySpec], bool]:
+    """Return the queries and whether the body was a batch (a JSON list).
+
+    Each query's mode says which sides of the index it searches: on /query-data its
+    ``queryMode`` (HYBRID by default on a hybrid index); on /query the vectors it carries (a
+    dense vector, a sparse vector, or both for a fused query), whatever its ``queryMode``.
+    """
     endpoint = "query-data" if by_data else "query"
     items = _items(body, endpoint, "query", MAX_QUERIES_PER_BATCH)
     specs = []
@@ -311,20 +359,35 @@ def parse_queries(body: Any, dimension: int, by_data: bool) -> tuple[list[QueryS
         if not isinstance(item, dict):
             raise bad_request(f"The query at index {position} must be a JSON object")
         where = f"the query at index {position}" if isinstance(body, list) else "the query"
-        _reject_sparse(item, where)
+        mode = _choice(item, "queryMode", QUERY_MODES, "HYBRID" if hybrid else "DENSE")
+        fusion = _choice(item, "fusionAlgorithm", FUSION_ALGORITHMS, "RRF")
+        weighting = _choice(item, "weightingStrategy", WEIGHTING_STRATEGIES, "")
+        sparse = _sparse(item, where, hybrid)
         vector = data = None
         if by_data:
-            if item.get("vector") is not None:
-                raise bad_request(f"/query-data takes 'data', not 'vector' ({where})")
+            if item.get("vector") is not None or sparse is not None:
+                raise bad_request(
+                    f"/query-data takes 'data', not 'vector' or 'sparseVector' ({where})"
+                )
             data = _data(item.get("data"), where, required=True)
+            if not hybrid:
+                if mode == "SPARSE":
+                    raise bad_request(
+                        f"queryMode SPARSE needs a hybrid index; this index is dense-only ({where})"
+                    )
+                mode = "DENSE"
         else:
             if item.get("data") is not None:
                 raise bad_request(
                     f"/query takes a 'vector'; to query with text use /query-data ({where})"
                 )
-            if item.get("vector") is None:
-                raise bad_request(f"{where} has no 'vector'")
-            vector = parse_vector(item["vector"], dimension, where)
+            if item.get("vector") is None and sparse is None:
+                raise bad_request(
+                    f"{where} has no 'vector'" + (" or 'sparseVector'" if hybrid else "")
+                )
+            if item.get("vector") is not None:
+                vector = parse_vector(item["vector"], dimension, where)
+            mode = "DENSE" if sparse is None else ("SPARSE" if vector is None else "HYBRID")
         includes = _includes(item)
         specs.append(
             QuerySpec(
@@ -335,6 +398,10 @@ def parse_queries(body: Any, dimension: int, by_data: bool) -> tuple[list[QueryS
                 include_metadata=includes.metadata,
                 include_data=includes.data,
                 predicate=_predicate(item.get("filter")),
+                mode=mode,
+                sparse=sparse,
+                fusion=fusion,
+                weight_idf=weighting == "IDF",
             )
         )
     return specs, isinstance(body, list)
@@ -399,11 +466,11 @@ def parse_delete(body: Any) -> DeleteRequest:
     return DeleteRequest(predicate=_predicate(body["filter"], required=True))
 
 
-def parse_update(body: Any, dimension: int) -> UpdateRequest:
+def parse_update(body: Any, dimension: int, hybrid: bool = False) -> UpdateRequest:
     body = _object(body, "update")
     vector_id = parse_id(body.get("id"))
     where = f"vector {vector_id!r}"
-    _reject_sparse(body, where)
+    sparse = _sparse(body, where, hybrid)
     mode = body.get("metadataUpdateMode", "OVERWRITE")
     if mode not in ("OVERWRITE", "PATCH"):
         raise bad_request(f"metadataUpdateMode must be OVERWRITE or PATCH, got {json.dumps(mode)}")
@@ -414,10 +481,19 @@ def parse_update(body: Any, dimension: int) -> UpdateRequest:
     if metadata is not None:
         encode_metadata(metadata, where)  # the size of a patch result is checked again later
     data = _data(body.get("data"), where, required=False)
-    if vector is None and data is None and metadata is None:
-        raise bad_request("update needs at least one of 'vector', 'data' or 'metadata'")
+    if vector is None and data is None and metadata is None and sparse is None:
+        raise bad_request(
+            "update needs at least one of 'vector', "
+            + ("'sparseVector', " if hybrid else "")
+            + "'data' or 'metadata'"
+        )
     return UpdateRequest(
-        id=vector_id, vector=vector, data=data, metadata=metadata, patch=mode == "PATCH"
+        id=vector_id,
+        vector=vector,
+        data=data,
+        metadata=metadata,
+        patch=mode == "PATCH",
+        sparse=sparse,
     )
 
 

@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ragfood_vector import bm25
 from ragfood_vector.auth import READ_OPERATIONS, WRITE_OPERATIONS, authorize
 from ragfood_vector.config import ServiceConfig
 from ragfood_vector.embedders import Embedder, make_embedder, model_name_for
 from ragfood_vector.errors import ApiError, bad_request
 from ragfood_vector.faults import FaultInjector
+from ragfood_vector.fusion import fuse
 from ragfood_vector.protocol import (
     NO_EMBEDDING_MODEL,
     QuerySpec,
@@ -45,7 +48,9 @@ from ragfood_vector.protocol import (
     score_to_json,
     vector_to_json,
 )
-from ragfood_vector.store import Hit, StoredVector, VectorStore
+from ragfood_vector.search import Hit, dense_search, sparse_search
+from ragfood_vector.sparse import SparseVector
+from ragfood_vector.store import StoredVector, VectorStore
 
 logger = logging.getLogger("ragfood_vector")
 
@@ -61,6 +66,8 @@ def _stored_to_json(row: StoredVector) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": row.id}
     if row.vector is not None:
         entry["vector"] = vector_to_json(row.vector)
+    if row.sparse is not None:
+        entry["sparseVector"] = row.sparse.to_json()
     if row.metadata is not None:
         entry["metadata"] = row.metadata
     if row.data is not None:
@@ -79,36 +86,55 @@ class VectorService:
         self.store = store
         self.dimension = embedder.dimension if embedder is not None else config.dimension
         self.embedding_model = embedder.model_name if embedder is not None else ""
+        # A hybrid index: every vector also has a sparse vector (BM25 of its data, or given).
+        self.hybrid = config.hybrid
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self.embedder is None:
             raise bad_request(NO_EMBEDDING_MODEL)
         return self.embedder.embed(texts)
 
+    def _sparse_documents(self, texts: list[str]) -> list[SparseVector | None]:
+        if not self.hybrid:
+            return [None] * len(texts)
+        return [bm25.document_vector(text) for text in texts]
+
     # -- writes ------------------------------------------------------------------------------
 
     def upsert(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
-        self.store.upsert(namespace, parse_upsert(body, self.dimension))
+        self.store.upsert(namespace, parse_upsert(body, self.dimension, self.hybrid))
         return "Success"
 
     def upsert_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
         if self.embedder is None:
             raise bad_request(NO_EMBEDDING_MODEL)
         items = parse_upsert_data(body)
-        vectors = self._embed([item.data or "" for item in items])
+        texts = [item.data or "" for item in items]
+        vectors = self._embed(texts)
         embedded = [
-            VectorItem(id=item.id, vector=vector, metadata_json=item.metadata_json, data=item.data)
-            for item, vector in zip(items, vectors, strict=True)
+            VectorItem(
+                id=item.id,
+                vector=vector,
+                metadata_json=item.metadata_json,
+                data=item.data,
+                sparse=sparse,
+            )
+            for item, vector, sparse in zip(
+                items, vectors, self._sparse_documents(texts), strict=True
+            )
         ]
         self.store.upsert(namespace, embedded)
         return "Success"
 
     def update(self, namespace: str, body: Any, params: Mapping[str, str]) -> dict[str, int]:
-        request = parse_update(body, self.dimension)
-        vector = request.vector
-        if vector is None and request.data is not None and self.embedder is not None:
-            # New data on an index with an embedding model means a new vector, as on Upstash.
-            vector = self._embed([request.data])[0]
+        request = parse_update(body, self.dimension, self.hybrid)
+        vector, sparse = request.vector, request.sparse
+        if request.data is not None and self.embedder is not None:
+            # New data on an index with embedding models means new vectors, as on Upstash.
+            if vector is None:
+                vector = self._embed([request.data])[0]
+            if sparse is None:
+                sparse = self._sparse_documents([request.data])[0]
         updated = self.store.update(
             namespace,
             request.id,
@@ -116,6 +142,7 @@ class VectorService:
             data=request.data,
             metadata=request.metadata,
             patch=request.patch,
+            sparse=sparse,
         )
         return {"updated": int(updated)}
 
@@ -147,27 +174,58 @@ class VectorService:
     # -- reads -------------------------------------------------------------------------------
 
     def query(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
-        specs, is_batch = parse_queries(body, self.dimension, by_data=False)
-        vectors = np.stack([spec.vector for spec in specs if spec.vector is not None])
-        return self._search(namespace, specs, vectors, is_batch)
+        specs, is_batch = parse_queries(body, self.dimension, by_data=False, hybrid=self.hybrid)
+        return self._search(namespace, specs, is_batch)
 
     def query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
         if self.embedder is None:
             raise bad_request(NO_EMBEDDING_MODEL)
-        specs, is_batch = parse_queries(body, self.dimension, by_data=True)
-        vectors = self._embed([spec.data or "" for spec in specs])
-        return self._search(namespace, specs, vectors, is_batch)
-
-    def _search(
-        self, namespace: str, specs: list[QuerySpec], vectors: np.ndarray, is_batch: bool
-    ) -> list[Any]:
-        hit_lists = self.store.search(
-            namespace, vectors, [s.top_k for s in specs], [s.predicate for s in specs]
-        )
-        answers = [
-            self._hits_to_json(namespace, spec, hits)
-            for spec, hits in zip(specs, hit_lists, strict=True)
+        specs, is_batch = parse_queries(body, self.dimension, by_data=True, hybrid=self.hybrid)
+        # Embed only what each query's mode searches: DENSE never pays for BM25 and vice versa.
+        dense = [i for i, spec in enumerate(specs) if spec.mode != "SPARSE"]
+        vectors = self._embed([specs[i].data or "" for i in dense]) if dense else []
+        embedded = dict(zip(dense, vectors, strict=True))
+        specs = [
+            replace(
+                spec,
+                vector=embedded.get(i),
+                sparse=bm25.query_vector(spec.data or "") if spec.mode != "DENSE" else None,
+            )
+            for i, spec in enumerate(specs)
         ]
+        return self._search(namespace, specs, is_batch)
+
+    def _search(self, namespace: str, specs: list[QuerySpec], is_batch: bool) -> list[Any]:
+        # One snapshot for the whole request: both sides of every query see the same state.
+        snapshot = self.store.snapshot(namespace)
+        dense = [i for i, spec in enumerate(specs) if spec.mode != "SPARSE"]
+        dense_hits: dict[int, list[Hit]] = {}
+        if dense:
+            found = dense_search(
+                snapshot,
+                np.stack([specs[i].vector for i in dense]),  # type: ignore[misc]
+                [specs[i].top_k for i in dense],
+                [specs[i].predicate for i in dense],
+            )
+            # Upstash's dense scores: (1 + cos) / 2.
+            dense_hits = {
+                i: [Hit(hit.id, score_to_json(hit.score)) for hit in hits]
+                for i, hits in zip(dense, found, strict=True)
+            }
+        answers = []
+        for i, spec in enumerate(specs):
+            if spec.mode == "DENSE":
+                hits = dense_hits[i]
+            else:
+                assert spec.sparse is not None
+                sparse_hits = sparse_search(
+                    snapshot, spec.sparse, spec.top_k, spec.predicate, spec.weight_idf
+                )
+                if spec.mode == "SPARSE":
+                    hits = sparse_hits
+                else:
+                    hits = fuse(dense_hits[i], sparse_hits, spec.fusion, spec.top_k)
+            answers.append(self._hits_to_json(namespace, spec, hits))
         # Upstash answers a one-element batch with a plain result list (the SDK relies on it).
         if is_batch and len(specs) > 1:
             return answers
@@ -177,7 +235,7 @@ class VectorService:
         self, namespace: str, spec: QuerySpec, hits: list[Hit]
     ) -> list[dict[str, Any]]:
         if not (spec.include_vectors or spec.include_metadata or spec.include_data):
-            return [{"id": hit.id, "score": score_to_json(hit.cosine)} for hit in hits]
+            return [{"id": hit.id, "score": hit.score} for hit in hits]
         rows = self.store.fetch(
             namespace,
             [hit.id for hit in hits],
@@ -189,9 +247,7 @@ class VectorService:
         for hit, row in zip(hits, rows, strict=True):
             if row is None:  # deleted by a concurrent request since the search
                 continue
-            answer.append(
-                {"id": hit.id, "score": score_to_json(hit.cosine), **_stored_to_json(row)}
-            )
+            answer.append({"id": hit.id, "score": hit.score, **_stored_to_json(row)})
         return answer
 
     def fetch(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
@@ -233,12 +289,13 @@ class VectorService:
             "indexSize": self.store.size_bytes(),
             "dimension": self.dimension,
             "similarityFunction": "COSINE",
-            "indexType": "DENSE",
+            "indexType": "HYBRID" if self.hybrid else "DENSE",
             "denseIndex": {
                 "dimension": self.dimension,
                 "similarityFunction": "COSINE",
                 "embeddingModel": self.embedding_model,
             },
+            **({"sparseIndex": {"embeddingModel": bm25.MODEL_NAME}} if self.hybrid else {}),
             "namespaces": {
                 name: {"vectorCount": count, "pendingVectorCount": 0}
                 for name, count in counts.items()
@@ -290,7 +347,16 @@ def build_app(config: ServiceConfig) -> Starlette:
         dimension=config.dimension,
         embedder=config.embedder,
         embedding_model=model_name_for(config.embedder, config.dimension),
+        sparse=config.hybrid,
     )
+    if config.hybrid:
+        filled = store.backfill_sparse(bm25.document_vector)
+        if filled:
+            print(
+                f"{config.data_dir}: gave {filled} vectors stored by a dense-only service their "
+                "BM25 sparse vectors (from their data)",
+                file=sys.stderr,
+            )
     if store.created_by != config.embedder and "none" not in (store.created_by, config.embedder):
         print(
             f"warning: {config.data_dir} was filled by the {store.created_by} embedder; "
@@ -366,9 +432,11 @@ def build_app(config: ServiceConfig) -> Starlette:
 def describe(config: ServiceConfig, service: VectorService) -> str:
     """The start-up line: where to connect and what answers there (never the tokens)."""
     model = service.embedding_model or "no embedding model"
+    kind = f"hybrid index (dense + sparse {bm25.MODEL_NAME})" if service.hybrid else "dense index"
     return (
-        f"ragfood vector service listening on {config.url} | embedder {config.embedder} "
-        f"({model}) | dimension {service.dimension} | data dir {config.data_dir.resolve()}"
+        f"ragfood vector service listening on {config.url} | {kind} | embedder "
+        f"{config.embedder} ({model}) | dimension {service.dimension} | data dir "
+        f"{config.data_dir.resolve()}"
     )
 
 

@@ -1,9 +1,12 @@
-"""Vector storage: SQLite (WAL) is the source of truth, a numpy matrix per namespace the cache.
+"""Vector storage: SQLite (WAL) is the source of truth, an in-memory snapshot per namespace the
+cache (a numpy matrix for the dense side, flat postings for the sparse side: see ``search``).
 
 Writes take one lock and run in one transaction each, so a crash mid-request leaves the previous
 state and concurrent writers never interleave. Every write drops the cache of the namespaces it
 touched; the next search rebuilds it from SQLite, so a query is one matrix-vector product plus
-``argpartition`` however many vectors the namespace holds.
+``argpartition`` however many vectors the namespace holds. Sparse vectors live in the same rows
+as the dense ones, so deletes, resets and namespaces cover both sides by construction, and the
+sparse side's IDF statistics are those of the current snapshot.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ragfood_vector.filters import Predicate, is_match_all
+from ragfood_vector.filters import Predicate
 from ragfood_vector.protocol import VectorItem, encode_metadata
+from ragfood_vector.search import Hit, Snapshot, SparsePostings, dense_search
+from ragfood_vector.sparse import SparseVector
 
 SCHEMA_VERSION = "1"
 DB_FILENAME = "vectors.db"
@@ -34,9 +39,13 @@ CREATE TABLE IF NOT EXISTS vectors (
     vector BLOB NOT NULL,
     metadata TEXT,
     data TEXT,
+    sparse_indices BLOB,
+    sparse_values BLOB,
     PRIMARY KEY (namespace, id)
 );
 """
+# Columns added after the first schema: (name, type), added to older databases on open.
+_ADDED_COLUMNS = (("sparse_indices", "BLOB"), ("sparse_values", "BLOB"))
 
 
 class StoreMismatchError(RuntimeError):
@@ -49,28 +58,7 @@ class StoredVector:
     vector: np.ndarray | None = None
     metadata: dict[str, Any] | None = None
     data: str | None = None
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    cosine: float
-
-
-@dataclass
-class _Snapshot:
-    """Search cache of one namespace; ids sorted so equal scores come back in id order."""
-
-    ids: list[str]
-    matrix: np.ndarray  # (n, dimension) float32, rows L2-normalised (zero rows stay zero)
-    metadata_json: list[str | None]
-    _metadata: list[dict[str, Any] | None] | None = field(default=None, repr=False)
-
-    def metadata(self) -> list[dict[str, Any] | None]:
-        # Parsed only when a filter needs it: unfiltered search never pays for json.loads.
-        if self._metadata is None:
-            self._metadata = [json.loads(m) if m else None for m in self.metadata_json]
-        return self._metadata
+    sparse: SparseVector | None = None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -98,17 +86,26 @@ def _prefix_bounds(prefix: str) -> tuple[str, str | None]:
 
 class VectorStore:
     def __init__(
-        self, data_dir: Path, *, dimension: int, embedder: str, embedding_model: str
+        self,
+        data_dir: Path,
+        *,
+        dimension: int,
+        embedder: str,
+        embedding_model: str,
+        sparse: bool = False,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILENAME
         self.dimension = dimension
+        # Whether snapshots carry the sparse side (a hybrid index); stored rows keep theirs anyway.
+        self.sparse = sparse
         self._lock = threading.RLock()
-        self._snapshots: dict[str, _Snapshot] = {}
+        self._snapshots: dict[str, Snapshot] = {}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._check_meta(embedder, embedding_model)
         self._writer.execute("INSERT OR IGNORE INTO namespaces(name) VALUES ('')")
         self.created_by: str = self._meta("embedder") or embedder
@@ -138,6 +135,12 @@ class VectorStore:
             for conn in [*self._readers, self._writer]:
                 conn.close()
             self._readers.clear()
+
+    def _add_missing_columns(self) -> None:
+        present = {row[1] for row in self._writer.execute("PRAGMA table_info(vectors)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                self._writer.execute(f"ALTER TABLE vectors ADD COLUMN {name} {kind}")
 
     def _meta(self, key: str) -> str | None:
         row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -195,14 +198,17 @@ class VectorStore:
                     item.vector.astype(np.float32).tobytes(),
                     item.metadata_json,
                     item.data,
+                    *_sparse_columns(item.sparse),
                 )
             )
         with self._transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO namespaces(name) VALUES (?)", (namespace,))
             conn.executemany(
-                "INSERT INTO vectors(namespace, id, vector, metadata, data) VALUES (?, ?, ?, ?, ?)"
+                "INSERT INTO vectors(namespace, id, vector, metadata, data,"
+                " sparse_indices, sparse_values) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(namespace, id) DO UPDATE SET"
-                " vector = excluded.vector, metadata = excluded.metadata, data = excluded.data",
+                " vector = excluded.vector, metadata = excluded.metadata, data = excluded.data,"
+                " sparse_indices = excluded.sparse_indices, sparse_values = excluded.sparse_values",
                 rows,
             )
             self._invalidate(namespace)
@@ -216,6 +222,7 @@ class VectorStore:
         data: str | None,
         metadata: dict[str, Any] | None,
         patch: bool,
+        sparse: SparseVector | None = None,
     ) -> bool:
         with self._transaction() as conn:
             row = conn.execute(
@@ -232,6 +239,9 @@ class VectorStore:
             if data is not None:
                 assignments.append("data = ?")
                 params.append(data)
+            if sparse is not None:
+                assignments.append("sparse_indices = ?, sparse_values = ?")
+                params.extend(_sparse_columns(sparse))
             if metadata is not None:
                 current = json.loads(row[0]) if row[0] else {}
                 merged = merge_patch(current, metadata) if patch else metadata
@@ -274,7 +284,7 @@ class VectorStore:
 
     def delete_matching(self, namespace: str, predicate: Predicate) -> int:
         with self._lock:
-            snapshot = self._snapshot(namespace)
+            snapshot = self.snapshot(namespace)
             metadata = snapshot.metadata()
             ids = [vid for vid, meta in zip(snapshot.ids, metadata, strict=True) if predicate(meta)]
             if not ids:
@@ -314,22 +324,31 @@ class VectorStore:
 
     def _columns(self, vectors: bool, metadata: bool, data: bool) -> str:
         # Only read the blobs and texts that the answer will include.
+        sparse = vectors and self.sparse
         return ", ".join(
             [
                 "id",
                 "vector" if vectors else "NULL",
                 "metadata" if metadata else "NULL",
                 "data" if data else "NULL",
+                "sparse_indices" if sparse else "NULL",
+                "sparse_values" if sparse else "NULL",
             ]
         )
 
     def _row(self, row: Sequence[Any]) -> StoredVector:
-        vector_id, blob, metadata, data = row
+        vector_id, blob, metadata, data, sparse_indices, sparse_values = row
         return StoredVector(
             id=vector_id,
             vector=None if blob is None else np.frombuffer(blob, dtype=np.float32),
             metadata=None if metadata is None else json.loads(metadata),
             data=data,
+            sparse=None
+            if sparse_indices is None
+            else SparseVector(
+                np.frombuffer(sparse_indices, dtype=np.int32),
+                np.frombuffer(sparse_values, dtype=np.float32),
+            ),
         )
 
     def fetch(
@@ -401,7 +420,8 @@ class VectorStore:
 
     # -- search ------------------------------------------------------------------------------
 
-    def _snapshot(self, namespace: str) -> _Snapshot:
+    def snapshot(self, namespace: str) -> Snapshot:
+        """The search cache of ``namespace`` (built from SQLite if a write dropped it)."""
         snapshot = self._snapshots.get(namespace)
         if snapshot is not None:
             return snapshot
@@ -412,7 +432,7 @@ class VectorStore:
                 self._snapshots[namespace] = snapshot
             return snapshot
 
-    def _load(self, namespace: str) -> _Snapshot:
+    def _load(self, namespace: str) -> Snapshot:
         # Called under the lock, through the writer connection, so no write can slip in between
         # the count and the rows.
         (count,) = self._writer.execute(
@@ -421,26 +441,33 @@ class VectorStore:
         matrix = np.empty((count, self.dimension), dtype=np.float32)
         ids: list[str] = []
         metadata: list[str | None] = []
+        sparse = _SparseBuilder() if self.sparse else None
+        columns = "sparse_indices, sparse_values" if sparse else "NULL, NULL"
         cursor = self._writer.execute(
-            "SELECT id, vector, metadata FROM vectors WHERE namespace = ? ORDER BY id",
+            f"SELECT id, vector, metadata, {columns} FROM vectors WHERE namespace = ? ORDER BY id",
             (namespace,),
         )
         filled = 0
         # In chunks: one numpy copy per chunk is fast, and memory stays near the matrix size.
         while chunk := cursor.fetchmany(8192):
-            vector_ids, blobs, metas = zip(*chunk, strict=True)
+            vector_ids, blobs, metas, sparse_indices, sparse_values = zip(*chunk, strict=True)
             block = np.frombuffer(b"".join(blobs), dtype=np.float32)
             matrix[filled : filled + len(chunk)] = block.reshape(len(chunk), self.dimension)
+            if sparse is not None:
+                sparse.add(filled, sparse_indices, sparse_values)
             ids.extend(vector_ids)
             metadata.extend(metas)
             filled += len(chunk)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
-        return _Snapshot(ids=ids, matrix=matrix, metadata_json=metadata)
+        snapshot = Snapshot(ids=ids, matrix=matrix, metadata_json=metadata)
+        if sparse is not None:
+            snapshot.sparse = sparse.build()
+        return snapshot
 
     def warm(self, namespace: str) -> None:
         """Build the search cache of ``namespace`` now rather than on its first query."""
-        self._snapshot(namespace)
+        self.snapshot(namespace)
 
     def search(
         self,
@@ -450,51 +477,66 @@ class VectorStore:
         predicates: Sequence[Predicate],
     ) -> list[list[Hit]]:
         """The ``top_k[i]`` nearest vectors to ``queries[i]`` (cosine) passing ``predicates[i]``."""
-        snapshot = self._snapshot(namespace)
-        if not snapshot.ids:
-            return [[] for _ in range(len(queries))]
-        norms = np.linalg.norm(queries, axis=1, keepdims=True)
-        unit = np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
-        unit = unit.astype(np.float32)
-        if len(unit) == 1:
-            # A matrix-vector product (gemv) is markedly faster than a one-column gemm here.
-            cosines = (snapshot.matrix @ unit[0])[:, np.newaxis]
-        else:
-            cosines = snapshot.matrix @ unit.T  # (n, number of queries)
-        return [
-            self._top(snapshot, cosines[:, column], k, predicate)
-            for column, (k, predicate) in enumerate(zip(top_k, predicates, strict=True))
-        ]
+        return dense_search(self.snapshot(namespace), queries, list(top_k), list(predicates))
 
-    @staticmethod
-    def _top(snapshot: _Snapshot, cosines: np.ndarray, k: int, predicate: Predicate) -> list[Hit]:
-        n = len(cosines)
-        if is_match_all(predicate):
-            # argpartition finds the k best in O(n) without sorting the rest.
-            candidates = np.argpartition(-cosines, k - 1)[:k] if k < n else np.arange(n)
-            # Best first; ties by row, i.e. by id.
-            order = candidates[np.lexsort((candidates, -cosines[candidates]))]
-            return [Hit(snapshot.ids[i], float(cosines[i])) for i in order]
-        metadata = snapshot.metadata()
-        # Check candidates best first, in growing windows: a common filter is satisfied within the
-        # first few windows, so a full sort of n scores is only paid for by very selective ones.
-        window = min(n, max(64, 8 * k))
-        # A mask rather than a position: with tied scores at a window's edge, a wider window may
-        # order the tied rows differently.
-        checked = np.zeros(n, dtype=bool)
-        hits: list[Hit] = []
-        while True:
-            if window < n:
-                candidates = np.argpartition(-cosines, window - 1)[:window]
-            else:
-                candidates = np.arange(n)
-            ordered = candidates[np.lexsort((candidates, -cosines[candidates]))]
-            for i in ordered[~checked[ordered]]:
-                if predicate(metadata[i]):
-                    hits.append(Hit(snapshot.ids[i], float(cosines[i])))
-                    if len(hits) == k:
-                        return hits
-            if window == n:
-                return hits
-            checked[ordered] = True
-            window = min(n, window * 8)
+    def backfill_sparse(self, embed: Callable[[str], SparseVector]) -> int:
+        """Give rows stored without a sparse vector (by a dense-only service) one from their data.
+
+        Lets a data directory filled by ``--sparse none`` be served as a hybrid index. Rows
+        without data stay without a sparse vector: they never match on the sparse side.
+        """
+        with self._lock:
+            rows = self._writer.execute(
+                "SELECT namespace, id, data FROM vectors"
+                " WHERE sparse_indices IS NULL AND data IS NOT NULL"
+            ).fetchall()
+            if not rows:
+                return 0
+            with self._transaction() as conn:
+                conn.executemany(
+                    "UPDATE vectors SET sparse_indices = ?, sparse_values = ?"
+                    " WHERE namespace = ? AND id = ?",
+                    [(*_sparse_columns(embed(data)), ns, vid) for ns, vid, data in rows],
+                )
+                self._invalidate()
+            return len(rows)
+
+
+def _sparse_columns(sparse: SparseVector | None) -> tuple[bytes | None, bytes | None]:
+    if sparse is None:
+        return None, None
+    return sparse.indices.astype(np.int32).tobytes(), sparse.values.astype(np.float32).tobytes()
+
+
+class _SparseBuilder:
+    """Collects the sparse columns of a namespace's rows, chunk by chunk, into postings."""
+
+    def __init__(self) -> None:
+        self._dims: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
+        self.documents = 0
+
+    def add(
+        self, first_row: int, indices: Sequence[bytes | None], values: Sequence[bytes | None]
+    ) -> None:
+        lengths = np.array([0 if b is None else len(b) // 4 for b in indices], dtype=np.int64)
+        self.documents += sum(b is not None for b in indices)
+        if not lengths.any():
+            return
+        self._dims.append(np.frombuffer(b"".join(b for b in indices if b), dtype=np.int32))
+        self._values.append(np.frombuffer(b"".join(b for b in values if b), dtype=np.float32))
+        rows = np.arange(first_row, first_row + len(lengths), dtype=np.int32)
+        self._rows.append(np.repeat(rows, lengths))
+
+    def build(self) -> SparsePostings:
+        if not self._dims:
+            postings = SparsePostings.empty()
+            postings.documents = self.documents
+            return postings
+        return SparsePostings.build(
+            np.concatenate(self._dims),
+            np.concatenate(self._rows),
+            np.concatenate(self._values),
+            self.documents,
+        )

@@ -159,3 +159,24 @@ def test_docs_page_links_to_the_openapi_document_under_the_stage(function):
     response = function("ask", RAGFOOD_API_ROOT_PATH="/v1").invoke(event)
     assert response["statusCode"] == 200
     assert "'/v1/openapi.json'" in response["body"] or '"/v1/openapi.json"' in response["body"]
+
+
+def _emf_metric_names(stdout: str) -> set[str]:
+    blobs = [json.loads(line) for line in stdout.splitlines() if '"_aws"' in line]
+    return {
+        metric["Name"]
+        for blob in blobs
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+
+
+def test_answers_publish_latency_per_stage_as_metrics(indexed, function, capsys):
+    """Without the X-Ray SDK, per-stage latency reaches CloudWatch as EMF metrics."""
+    ask = function("ask", AWS_LAMBDA_FUNCTION_NAME="ragfood-ask")
+    assert ask.invoke(load_event("api-ask.json"))["statusCode"] == 200
+    names = _emf_metric_names(capsys.readouterr().out)
+    assert {"AskRetrieveMs", "AskTotalMs", "AskDegraded", "AskCacheHit"} <= names
+    # A request that records nothing publishes nothing (and Powertools does not warn).
+    assert ask.invoke(load_event("api-health.json"))["statusCode"] == 200
+    assert _emf_metric_names(capsys.readouterr().out) == set()

@@ -9,13 +9,10 @@ every assertion about the built artefacts reuses that build.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +327,8 @@ def test_core_layer_is_built_for_python311_on_arm64(template):
     assert layer["Properties"]["ContentUri"] == "../shared/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.11", "BuildArchitecture": "arm64"}
+    # makefile: infra/lambda-build.mk (pip for arm64 + bytecode); tests/infra/test_artifacts.py
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 @pytest.mark.parametrize(
@@ -447,24 +445,6 @@ def test_local_env_overrides_name_variables_the_template_declares(template):
 # ------------------------------------------------------------------ the SAM CLI
 
 
-@pytest.fixture(scope="module")
-def sam_cli() -> Path:
-    if not os.access(SAM, os.X_OK):
-        pytest.fail(
-            f"SAM CLI not found at {SAM.relative_to(REPO)}: run `make sam-setup` "
-            "(it installs aws-sam-cli into its own venv, .venv-sam)",
-            pytrace=False,
-        )
-    return SAM
-
-
-@pytest.fixture(scope="module")
-def sam_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
-    return env
-
-
 @pytest.mark.sam
 def test_sam_validate_lint_passes(sam_cli, sam_env):
     result = subprocess.run(
@@ -476,47 +456,6 @@ def test_sam_validate_lint_passes(sam_cli, sam_env):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@dataclass
-class Build:
-    returncode: int
-    output: str
-    directory: Path
-    seconds: float
-
-    def artefact(self, name: str) -> Path:
-        if self.returncode != 0:
-            pytest.fail(f"sam build failed (see test_sam_build_succeeds):\n{self.output[-3000:]}")
-        return self.directory / name
-
-
-@pytest.fixture(scope="module")
-def sam_build(sam_cli, sam_env, tmp_path_factory) -> Build:
-    """One `sam build` (no container) into a temporary directory, shared by the tests below."""
-    root = tmp_path_factory.mktemp("sam")
-    build_dir = root / "build"
-    started = time.monotonic()
-    result = subprocess.run(
-        [
-            str(sam_cli),
-            "build",
-            "--template-file",
-            str(TEMPLATE.relative_to(REPO)),
-            "--build-dir",
-            str(build_dir),
-            "--cache-dir",
-            str(root / "cache"),
-        ],
-        cwd=REPO,  # as a user runs it, with samconfig.toml's build settings
-        env=sam_env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_S,
-    )
-    return Build(
-        result.returncode, result.stdout + result.stderr, build_dir, time.monotonic() - started
-    )
 
 
 def _size_mb(path: Path) -> float:
@@ -570,7 +509,7 @@ def test_built_ask_function_bundles_fastapi_and_mangum_but_not_the_core(sam_buil
 def test_built_ingest_function_is_just_its_handler(sam_build):
     names = _top_level_names(sam_build.artefact("IngestFunction"))
     assert "app.py" in names
-    assert names <= {"app.py", "requirements.txt"}
+    assert names <= {"app.py", "__pycache__"}
 
 
 @pytest.mark.sam

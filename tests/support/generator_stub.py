@@ -28,11 +28,11 @@ class StubState:
     rewrite_to: str | None = None  # the reply to follow-up rewrite requests (None: a quote)
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
-        if messages and messages[0]["content"].startswith(REWRITE_MARKER):
-            # A follow-up rewrite request (ragfood.followup): answer as told, or like a model
-            # that ignored the instructions and answered from a source.
-            if self.rewrite_to is not None:
-                return self.rewrite_to
+        rewrite = bool(messages) and messages[0]["content"].startswith(REWRITE_MARKER)
+        if rewrite and self.rewrite_to is not None:
+            # A follow-up rewrite request (ragfood.followup), answered as told; with None, like
+            # a model that ignored the instructions and answered from a source.
+            return self.rewrite_to
         prompt = messages[-1]["content"] if messages else ""
         match = re.search(r"^\[1\] (.+)$", prompt, re.MULTILINE)
         quoted = match.group(1)[:160] if match else "nothing"

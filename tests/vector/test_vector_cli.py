@@ -29,6 +29,7 @@ def test_serve_defaults(captured: list[ServiceConfig]) -> None:
         "minilm",
         Path(".ragfood/vector"),
     )
+    assert captured[0].sparse == "bm25" and captured[0].hybrid  # a hybrid index by default
 
 
 def test_every_option_can_come_from_the_environment(
@@ -40,6 +41,7 @@ def test_every_option_can_come_from_the_environment(
         "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path),
         "RAGFOOD_VECTOR_EMBEDDER": "hash",
         "RAGFOOD_VECTOR_DIMENSION": "64",
+        "RAGFOOD_VECTOR_SPARSE": "none",
         "RAGFOOD_VECTOR_TOKEN": "rw",
         "RAGFOOD_VECTOR_READONLY_TOKEN": "ro",
         "RAGFOOD_VECTOR_LATENCY_MS": "15",
@@ -57,6 +59,7 @@ def test_every_option_can_come_from_the_environment(
             data_dir=tmp_path,
             embedder="hash",
             dimension=64,
+            sparse="none",
             token="rw",
             readonly_token="ro",
             latency_ms=15,
@@ -88,3 +91,25 @@ def test_minilm_refuses_another_dimension() -> None:
 def test_the_two_tokens_must_differ() -> None:
     with pytest.raises(ConfigError, match="must differ"):
         ServiceConfig(token="same", readonly_token="same")
+
+
+def test_sparse_none_makes_a_dense_only_index(captured: list[ServiceConfig]) -> None:
+    result = CliRunner().invoke(app, ["serve", "--sparse", "none"], env={})
+
+    assert result.exit_code == 0, result.output
+    assert captured[0].sparse == "none" and not captured[0].hybrid
+
+
+def test_an_unknown_sparse_model_is_refused(captured: list[ServiceConfig]) -> None:
+    result = CliRunner().invoke(app, ["serve", "--sparse", "splade"], env={})
+
+    assert result.exit_code == 2 and not captured
+    with pytest.raises(ConfigError, match="Unknown sparse model"):
+        ServiceConfig(sparse="splade")
+
+
+def test_help_documents_the_sparse_option() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert "--sparse" in result.output and "bm25" in result.output and "hybrid" in result.output

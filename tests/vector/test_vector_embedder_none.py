@@ -20,7 +20,7 @@ NO_MODEL = (
 
 @pytest.fixture(scope="module")
 def raw_index() -> Iterator[Index]:
-    with VectorServer(embedder="none", dimension=8) as server:
+    with VectorServer(embedder="none", dimension=8, sparse="none") as server:
         yield server.index()
 
 

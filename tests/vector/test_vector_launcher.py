@@ -42,3 +42,10 @@ def test_the_startup_line_names_url_embedder_dimension_and_data_dir_but_no_token
     assert "dimension 384" in first_line
     assert str(vector_server.data_dir.resolve()) in first_line
     assert vector_server.token not in first_line and vector_server.readonly_token not in first_line
+
+
+def test_the_launcher_starts_a_hybrid_index_by_default_and_dense_only_on_request() -> None:
+    with VectorServer() as hybrid, VectorServer(sparse="none") as dense:
+        assert hybrid.index().info().sparse_index is not None
+        assert dense.index().info().sparse_index is None
+        assert "hybrid index" in hybrid.output() and "dense index" in dense.output()

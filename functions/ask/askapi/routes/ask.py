@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from askapi.schemas import AskRequest, AskResponse
-from ragfood import services
+from ragfood import services, telemetry
 from ragfood.pipeline import AskOptions
 
 router = APIRouter()
@@ -21,8 +21,8 @@ def options_of(request: AskRequest) -> AskOptions:
 
 @router.post("/ask", response_model=AskResponse)
 def ask(request: AskRequest) -> dict[str, Any]:
-    return (
-        services.conversations()
-        .ask(request.question, options_of(request), session_id=request.session_id)
-        .as_dict()
+    exchange = services.conversations().ask(
+        request.question, options_of(request), session_id=request.session_id
     )
+    telemetry.record_answer(exchange.answer)
+    return exchange.as_dict()

@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 from askapi import errors
 from askapi.routes.ask import options_of
 from askapi.schemas import AskRequest
-from ragfood import services
+from ragfood import services, telemetry
 from ragfood.budget import Deadline
 from ragfood.vector import Hit
 
@@ -91,6 +91,9 @@ async def _events(request: AskRequest) -> AsyncIterator[str]:
                 on_resolved=resolved,
                 deadline=deadline,
             )
+            telemetry.record_answer(exchange.answer)
+            if telemetry.metrics.metric_set:  # no Lambda handler here flushes them (run.sh)
+                telemetry.metrics.flush_metrics()
             final = exchange.as_dict()
             del final["answer"], final["sources"]  # already sent, piece by piece
             emit("done", final)

@@ -1,0 +1,142 @@
+"""The sparse side through deletes, resets, namespaces and restarts: nothing deleted still matches,
+IDF statistics are per namespace and follow every write, and everything survives a restart."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from upstash_vector import Index
+from upstash_vector.types import Data, QueryMode, WeightingStrategy
+
+from ragfood_vector.launcher import VectorServer
+
+StartServer = Callable[..., VectorServer]
+
+SOUPS = {
+    "miso": "Miso soup with tofu and seaweed.",
+    "pho": "Pho is a beef noodle soup with herbs.",
+    "borscht": "Borscht is a beet soup served with sour cream.",
+    "paella": "Paella: saffron rice with seafood.",
+}
+
+
+def sparse(index: Index, namespace: str, text: str, idf: bool = False) -> dict[str, float]:
+    options = {"weighting_strategy": WeightingStrategy.IDF} if idf else {}
+    results = index.query(
+        data=text, query_mode=QueryMode.SPARSE, top_k=100, namespace=namespace, **options
+    )
+    return {r.id: r.score for r in results}
+
+
+def load(index: Index, namespace: str, items: dict[str, str] = SOUPS) -> None:
+    index.upsert(
+        [Data(id=k, data=v, metadata={"first": k[0]}) for k, v in items.items()],
+        namespace=namespace,
+    )
+
+
+def idf(documents: int, containing: int) -> float:
+    return math.log((documents - containing + 0.5) / (containing + 0.5) + 1)
+
+
+@pytest.mark.parametrize(
+    "delete",
+    [
+        lambda index, ns: index.delete(ids=["pho"], namespace=ns),
+        lambda index, ns: index.delete(prefix="ph", namespace=ns),
+        lambda index, ns: index.delete(filter="first = 'p' AND first != 'x'", namespace=ns),
+    ],
+    ids=["ids", "prefix", "filter"],
+)
+def test_deleted_vectors_leave_the_sparse_side_and_its_statistics(
+    hybrid_index: Index, fresh_namespace: str, delete
+) -> None:
+    load(hybrid_index, fresh_namespace, {k: SOUPS[k] for k in ("miso", "pho", "borscht")})
+    before = sparse(hybrid_index, fresh_namespace, "soup", idf=True)
+    assert set(before) == {"miso", "pho", "borscht"}
+
+    delete(hybrid_index, fresh_namespace)
+
+    after = sparse(hybrid_index, fresh_namespace, "soup", idf=True)
+    assert set(after) == {"miso", "borscht"}
+    # N went from 3 to 2 with "soup" in every document: the IDF weight follows.
+    ratio = idf(2, 2) / idf(3, 3)
+    assert after["miso"] == pytest.approx(before["miso"] * ratio, rel=1e-5)
+
+
+def test_reset_empties_the_sparse_side(hybrid_index: Index, fresh_namespace: str) -> None:
+    load(hybrid_index, fresh_namespace)
+
+    hybrid_index.reset(namespace=fresh_namespace)
+
+    assert sparse(hybrid_index, fresh_namespace, "soup rice") == {}
+    load(hybrid_index, fresh_namespace, {"paella": SOUPS["paella"]})
+    assert set(sparse(hybrid_index, fresh_namespace, "soup rice")) == {"paella"}
+
+
+def test_idf_statistics_are_kept_per_namespace(hybrid_index: Index, fresh_namespace: str) -> None:
+    small, large = f"{fresh_namespace}-small", f"{fresh_namespace}-large"
+    load(hybrid_index, small, {"miso": SOUPS["miso"], "paella": SOUPS["paella"]})
+    load(hybrid_index, large)
+
+    in_small = sparse(hybrid_index, small, "soup", idf=True)["miso"]
+    in_large = sparse(hybrid_index, large, "soup", idf=True)["miso"]
+
+    # Same document, same term: only N and n differ (2 documents, 1 with "soup"; 4 with 3).
+    assert in_small / in_large == pytest.approx(idf(2, 1) / idf(4, 3), rel=1e-5)
+
+
+def test_a_deleted_namespace_takes_its_sparse_side_along(
+    hybrid_index: Index, fresh_namespace: str
+) -> None:
+    load(hybrid_index, fresh_namespace)
+
+    hybrid_index.delete_namespace(fresh_namespace)
+
+    assert sparse(hybrid_index, fresh_namespace, "soup") == {}
+
+
+def test_the_sparse_side_survives_a_restart_and_a_crash(
+    start_vector_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
+    load(server.index(), "ns")
+    expected = sparse(server.index(), "ns", "beef soup", idf=True)
+    hybrid_before = server.index().query(data="beef soup", namespace="ns")
+
+    server.restart()
+    assert sparse(server.index(), "ns", "beef soup", idf=True) == expected
+
+    server.kill()
+    server.start()
+    assert sparse(server.index(), "ns", "beef soup", idf=True) == expected
+    assert server.index().query(data="beef soup", namespace="ns") == hybrid_before
+
+
+def test_a_data_dir_filled_by_a_dense_only_service_is_served_as_hybrid(
+    start_vector_server: StartServer, tmp_path: Path
+) -> None:
+    dense = start_vector_server(sparse="none", embedder="hash", data_dir=tmp_path)
+    load(dense.index(), "ns")
+    dense.stop()
+
+    hybrid = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
+
+    assert set(sparse(hybrid.index(), "ns", "saffron beet")) == {"paella", "borscht"}
+    assert "BM25 sparse vectors" in hybrid.output()
+
+
+def test_a_hybrid_data_dir_can_be_served_dense_only(
+    start_vector_server: StartServer, tmp_path: Path
+) -> None:
+    first = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
+    load(first.index(), "ns")
+    first.stop()
+
+    dense = start_vector_server(sparse="none", embedder="hash", data_dir=tmp_path)
+
+    assert dense.index().info().sparse_index is None
+    assert len(dense.index().query(data="soup", top_k=10, namespace="ns")) == 4
