@@ -20,6 +20,7 @@ from mangum import Mangum
 from askapi import errors
 from askapi.middleware import JsonBodies, StagePrefix
 from askapi.routes import ask, health, page, stream
+from ragfood import budget, services
 from ragfood.telemetry import publish_metrics
 
 logger = Logger()
@@ -49,4 +50,6 @@ _asgi_adapter = Mangum(app, lifespan="off")
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _asgi_adapter(event, context)
+    # Every ask in this invocation ends before the function (or API Gateway) gives up.
+    with budget.within(services.invocation_deadline(context.get_remaining_time_in_millis())):
+        return _asgi_adapter(event, context)

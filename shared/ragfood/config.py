@@ -66,6 +66,10 @@ class Settings(BaseModel):
     # Conversation turns: a DynamoDB table on AWS; unset = kept in this process (local runs).
     sessions_table: str | None = _env("RAGFOOD_SESSIONS_TABLE", default=None)
     session_ttl_s: float = _env("RAGFOOD_SESSION_TTL_S", default=3600.0, ge=60, le=7 * 86400)
+    # "No information" results are what an upload changes: not cached unless asked (freshness).
+    no_answer_cache_ttl_s: float = _env("RAGFOOD_NO_ANSWER_CACHE_TTL_S", default=0.0, ge=0)
+    # The whole ask (query, retries, generation) ends within this; API Gateway gives up at 29 s.
+    ask_budget_s: float = _env("RAGFOOD_ASK_BUDGET_S", default=25.0, gt=0, le=900)
 
     @field_validator(
         "vector_url",

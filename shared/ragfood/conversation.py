@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ragfood import budget
+from ragfood.budget import Deadline
 from ragfood.followup import resolve
 from ragfood.log import logger
 from ragfood.pipeline import Answer, AskOptions, Pipeline
 from ragfood.sessions import MAX_TURNS, SessionStore, Turn, new_session_id, valid_session_id
 from ragfood.vector import Hit
-
-if TYPE_CHECKING:
-    from ragfood.budget import Deadline
 
 
 @dataclass
@@ -56,13 +55,19 @@ class Conversations:
         on_resolved: Callable[[str, str], None] | None = None,
         deadline: Deadline | None = None,
     ) -> Exchange:
+        # One budget for the whole exchange: resolving the follow-up spends from it too.
+        if deadline is None:
+            deadline = Deadline.after(self.pipeline.budget_s).earliest(budget.current())
         session_id, turns = self.open(session_id)
         resolution = resolve(question.strip(), turns, self.pipeline.generator, deadline)
         if on_resolved:
             on_resolved(session_id, resolution.question)
-        extra: dict[str, Any] = {"deadline": deadline} if deadline is not None else {}
         answer = self.pipeline.ask(
-            resolution.question, options, on_token=on_token, on_sources=on_sources, **extra
+            resolution.question,
+            options,
+            on_token=on_token,
+            on_sources=on_sources,
+            deadline=deadline,
         )
         turn = Turn.bounded(
             question, resolution.question, answer.answer, [h.id for h in answer.sources]

@@ -3,6 +3,7 @@
 The upstash-vector SDK retries only on raised exceptions, 1 s apart, and never on an HTTP status
 (see ../shared/NOTES.md). Putting the policy in the transport gives every call made through an
 httpx client the same behaviour, and lets us see the status code the SDK would throw away.
+The ask's deadline (ragfood.budget) caps every attempt and stops retries that would outlive it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from ragfood import budget
+
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -28,6 +31,10 @@ class RetryPolicy:
     max_attempts: int = 4
     initial_s: float = 0.2
     max_s: float = 4.0
+
+
+class DeadlineReached(httpx.TimeoutException):
+    """The ask's time budget ran out before this request could be (re)sent or answered."""
 
 
 class _RetryableStatus(Exception):
@@ -60,8 +67,9 @@ class RetryingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         policy = self._policy
+        deadline = budget.current()
         retrying = Retrying(
-            stop=stop_after_attempt(policy.max_attempts),
+            stop=stop_after_attempt(policy.max_attempts) | _no_time_left(deadline),
             wait=wait_exponential_jitter(
                 multiplier=policy.initial_s, max=policy.max_s, jitter=policy.initial_s
             ),
@@ -71,12 +79,25 @@ class RetryingTransport(httpx.BaseTransport):
             reraise=True,
         )
         try:
-            return retrying(self._send_once, request)
+            return retrying(self._send_once, request, deadline)
         except _RetryableStatus as exhausted:
             return exhausted.response
 
-    def _send_once(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(request)
+    def _send_once(self, request: httpx.Request, deadline: budget.Deadline) -> httpx.Response:
+        if deadline.bounded:
+            if deadline.expired:
+                raise DeadlineReached("the time budget ran out", request=request)
+            # Each attempt (connect, every read) ends by the deadline at the latest.
+            timeouts = request.extensions.get("timeout") or dict.fromkeys(
+                ("connect", "read", "write", "pool")
+            )
+            request.extensions["timeout"] = {k: deadline.cap(v) for k, v in timeouts.items()}
+        try:
+            response = self._inner.handle_request(request)
+        except httpx.TimeoutException as exc:
+            if deadline.bounded and deadline.expired:
+                raise DeadlineReached("the time budget ran out", request=request) from exc
+            raise
         if response.status_code in RETRYABLE_STATUSES:
             # Read (and so release) the body now: this response may be the one we finally return.
             response.read()
@@ -97,6 +118,15 @@ class RetryingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _no_time_left(deadline: budget.Deadline) -> Callable[[RetryCallState], bool]:
+    """Stop retrying when the backoff would sleep past the deadline (or it has passed)."""
+
+    def stop(state: RetryCallState) -> bool:
+        return deadline.bounded and deadline.remaining() <= state.upcoming_sleep
+
+    return stop
 
 
 def retrying_client(

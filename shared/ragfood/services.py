@@ -6,10 +6,13 @@ local server). Tests that change the environment call `reset()`.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
+from ragfood import budget
 from ragfood.config import Settings, load_settings
 from ragfood.conversation import Conversations
+from ragfood.errors import ConfigError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
 from ragfood.pipeline import Pipeline
@@ -70,6 +73,8 @@ def pipeline() -> Pipeline:
         namespace=s.namespace,
         cache_ttl_s=s.cache_ttl_s,
         cache_size=s.cache_size,
+        no_answer_ttl_s=s.no_answer_cache_ttl_s,
+        budget_s=s.ask_budget_s,
     )
 
 
@@ -86,6 +91,14 @@ def session_store() -> SessionStore:
 @cache
 def conversations() -> Conversations:
     return Conversations(pipeline(), session_store())
+def invocation_deadline(remaining_ms: int) -> budget.Deadline:
+    """The deadline of a Lambda invocation: RAGFOOD_ASK_BUDGET_S or the time the function has
+    left (less a margin to return the response), whichever ends first."""
+    try:
+        budget_s = settings().ask_budget_s
+    except ConfigError:  # the request itself reports the bad setting; still bound it
+        budget_s = math.inf
+    return budget.for_lambda(remaining_ms, budget_s)
 
 
 def reset() -> None:

@@ -25,7 +25,7 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
-from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
     from ragfood.foods import FoodRecord
@@ -278,6 +278,11 @@ def _translated(url: str) -> Iterator[None]:
         yield
     except VectorError:
         raise
+    except DeadlineReached:
+        raise VectorUnavailable(
+            f"vector index at {host} timed out: no answer within the ask's time budget "
+            "(RAGFOOD_ASK_BUDGET_S)"
+        ) from None
     except httpx.TimeoutException:
         raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None
     except httpx.TransportError as exc:

@@ -3,11 +3,19 @@ stub generator, and moto's DynamoDB server over HTTP."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -15,9 +23,10 @@ from ragfood.generator import GeneratorClient
 from ragfood.pipeline import Pipeline
 from ragfood.retry import RetryPolicy, retrying_client
 from ragfood.sync import sync_foods
-from ragfood_vector.launcher import VectorServer
+from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.support.generator_stub import GeneratorStub
+from tests.support.samples import MOCHI, PHO
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "foods.json"
 DATASET_NAMESPACE = "conversation-dataset"
@@ -88,3 +97,95 @@ def dynamodb(moto_dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
             TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True},
         )
     return client
+
+
+# ------------------------------------------------------------------ `ragfood serve` as a process
+
+RAGFOOD = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ragfood"
+KB = [PHO, MOCHI]
+
+
+@pytest.fixture
+def kb_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
+    """Settings for a small knowledge base (pho, mochi) in a namespace of this test's own."""
+    sync_foods(json.dumps(KB).encode(), make_gateway(vector_server), namespace=fresh_namespace)
+    return {
+        **vector_server.client_env(),
+        "RAGFOOD_NAMESPACE": fresh_namespace,
+        "RAGFOOD_MIN_SCORE": "0.5",
+        "GENERATOR_URL": "",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+@pytest.fixture
+def dataset_env(minilm_server: VectorServer, dataset_namespace: str) -> dict[str, str]:
+    return {
+        **minilm_server.client_env(),
+        "RAGFOOD_NAMESPACE": dataset_namespace,
+        "RAGFOOD_MIN_SCORE": "0.5",
+        "GENERATOR_URL": "",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+@contextmanager
+def served(env: dict[str, str], *args: str) -> Iterator[str]:
+    """`ragfood serve` in its own process (as a user runs it); yields its base URL."""
+    port = free_port()
+    # A file, not a pipe: a chatty server must never block on it.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [str(RAGFOOD), "serve", "--port", str(port), *args],
+            env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{base}/health", timeout=1.0)
+                    break
+                except httpx.HTTPError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"ragfood serve did not start: {log.read()}") from None
+                    time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class Event:
+    name: str
+    data: Any
+    at: float  # seconds since the request was sent
+
+
+def stream_events(
+    base: str, payload: dict[str, Any], *, stop_after: str | None = None, timeout: float = 30
+) -> tuple[int, list[Event]]:
+    """POST /ask/stream and record each server-sent event with its arrival time."""
+    from ragfood_cli.stream_client import events
+
+    started = time.monotonic()
+    received: list[Event] = []
+    with httpx.stream("POST", f"{base}/ask/stream", json=payload, timeout=timeout) as response:
+        if response.status_code != 200:
+            response.read()
+            return response.status_code, [Event("body", response.json(), 0.0)]
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for name, data in events(response.iter_lines()):
+            received.append(Event(name, data, time.monotonic() - started))
+            if name == stop_after:
+                break  # leaving the block hangs up, as a closed browser tab does
+    return 200, received
