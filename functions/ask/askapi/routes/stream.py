@@ -105,12 +105,12 @@ async def _events(request: AskRequest) -> AsyncIterator[str]:
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", {**body, "status": status}))
 
     threading.Thread(target=work, name="ask-stream", daemon=True).start()
+    # One fixed end for the whole stream (not per event: a trickle would keep renewing it).
+    hard_end = Deadline.after(deadline.remaining() + GRACE_S)
     try:
         while True:
             try:
-                event, data = await asyncio.wait_for(
-                    queue.get(), timeout=deadline.remaining() + GRACE_S
-                )
+                event, data = await asyncio.wait_for(queue.get(), timeout=hard_end.remaining())
             except TimeoutError:
                 yield sse("done", _out_of_time(context, started))
                 return
