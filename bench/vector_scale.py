@@ -1,11 +1,17 @@
 """Scale benchmark of the local vector service (not a test).
 
-Starts a hash-embedder service through the launcher, grows one namespace to each requested size
-with raw 384-dim vectors upserted through the SDK in batches of 1000, and at each size reports
-insert throughput, the first query (which rebuilds the search cache) and query latency
-percentiles, unfiltered and with a metadata filter.
+Part 1, raw vectors on a dense-only index: starts a hash-embedder service through the launcher,
+grows one namespace to each requested size with raw 384-dim vectors upserted through the SDK in
+batches of 1000, and at each size reports insert throughput, the first query (which rebuilds the
+search cache) and query latency percentiles, unfiltered and with a metadata filter.
+
+Part 2, text on a dense-only and on a hybrid (dense + BM25) index: grows both to each size with
+synthetic 24-word documents (Zipf-distributed words, like text) through /upsert-data, and
+reports insert throughput and /query-data p50/p95 for 3-word questions: dense-only; and on the
+hybrid index HYBRID (RRF), DENSE and SPARSE (IDF) modes.
 
     .venv/bin/python bench/vector_scale.py --sizes 1000,10000,100000
+    .venv/bin/python bench/vector_scale.py --part text --sizes 1000,10000,100000
 """
 
 from __future__ import annotations
@@ -16,11 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from upstash_vector.types import Data, QueryMode, WeightingStrategy
 
 from ragfood_vector.launcher import VectorServer
 
 DIMENSION = 384
 BATCH = 1000
+VOCABULARY = 20_000
+WORDS_PER_DOCUMENT = 24
+WORDS_PER_QUESTION = 3
 
 
 @dataclass
@@ -43,7 +53,7 @@ def timed_ms(call: Callable[[], object]) -> float:
 def run(sizes: list[int], queries: int, seed: int) -> tuple[list[Row], dict[str, int]]:
     rng = np.random.default_rng(seed)
     rows: list[Row] = []
-    with VectorServer(embedder="hash", dimension=DIMENSION) as server:
+    with VectorServer(embedder="hash", dimension=DIMENSION, sparse="none") as server:
         index = server.index()
         inserted = 0
         for size in sizes:
@@ -86,6 +96,101 @@ def run(sizes: list[int], queries: int, seed: int) -> tuple[list[Row], dict[str,
     return rows, {"vectorCount": info.vector_count, "indexSize": info.index_size}
 
 
+@dataclass
+class TextRow:
+    size: int
+    dense_insert_per_second: float
+    hybrid_insert_per_second: float
+    # mode -> (p50 ms, p95 ms); "dense-only" is the dense-only index, the others the hybrid one
+    latencies: dict[str, tuple[float, float]]
+
+
+def words(rng: np.random.Generator, count: int) -> str:
+    # Zipf-like word frequencies, as in text: a few words are in most documents, most are rare.
+    ranks = np.minimum(rng.zipf(1.3, size=count), VOCABULARY)
+    return " ".join(f"w{rank}x" for rank in ranks)
+
+
+def run_text(sizes: list[int], queries: int, seed: int) -> list[TextRow]:
+    rng = np.random.default_rng(seed)
+    rows: list[TextRow] = []
+    modes = {
+        "hybrid RRF": {"query_mode": QueryMode.HYBRID},
+        "hybrid DENSE": {"query_mode": QueryMode.DENSE},
+        "hybrid SPARSE+IDF": {
+            "query_mode": QueryMode.SPARSE,
+            "weighting_strategy": WeightingStrategy.IDF,
+        },
+    }
+    with (
+        VectorServer(embedder="hash", dimension=DIMENSION, sparse="none") as dense_server,
+        VectorServer(embedder="hash", dimension=DIMENSION, sparse="bm25") as hybrid_server,
+    ):
+        dense, hybrid = dense_server.index(), hybrid_server.index()
+        inserted = 0
+        for size in sizes:
+            seconds = {"dense": 0.0, "hybrid": 0.0}
+            added = 0
+            while inserted < size:
+                count = min(BATCH, size - inserted)
+                batch = [
+                    Data(id=f"d{inserted + i:07d}", data=words(rng, WORDS_PER_DOCUMENT))
+                    for i in range(count)
+                ]
+                for name, index in (("dense", dense), ("hybrid", hybrid)):
+                    seconds[name] += timed_ms(lambda i=index, b=batch: i.upsert(b)) / 1000
+                inserted += count
+                added += count
+            questions = [words(rng, WORDS_PER_QUESTION) for _ in range(queries)]
+            latencies: dict[str, tuple[float, float]] = {}
+            for name, index, options in [
+                ("dense-only", dense, {}),
+                *[(mode, hybrid, opts) for mode, opts in modes.items()],
+            ]:
+                index.query(data=questions[0], top_k=10, **options)  # rebuilds the cache
+                times = [
+                    timed_ms(lambda i=index, q=q, o=options: i.query(data=q, top_k=10, **o))
+                    for q in questions
+                ]
+                latencies[name] = (
+                    float(np.percentile(times, 50)),
+                    float(np.percentile(times, 95)),
+                )
+            rows.append(
+                TextRow(
+                    size=size,
+                    dense_insert_per_second=added / seconds["dense"] if added else float("nan"),
+                    hybrid_insert_per_second=added / seconds["hybrid"] if added else float("nan"),
+                    latencies=latencies,
+                )
+            )
+            print(f"  ... {size} documents done", flush=True)
+    return rows
+
+
+def print_text(rows: list[TextRow], queries: int) -> None:
+    print(
+        f"text: {WORDS_PER_DOCUMENT}-word documents (Zipf over {VOCABULARY} words) by /upsert-data,"
+        f" {queries} {WORDS_PER_QUESTION}-word /query-data per size and mode, top_k 10;"
+        " p50 / p95 ms"
+    )
+    names = list(rows[0].latencies) if rows else []
+    header = f"{'docs':>7} | {'ins/s dense':>11} | {'ins/s hybrid':>12} | " + " | ".join(
+        f"{name:>17}" for name in names
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        cells = " | ".join(
+            f"{p50:>8.2f} /{p95:>7.2f}" for p50, p95 in (row.latencies[n] for n in names)
+        )
+        print(
+            f"{row.size:>7} | {row.dense_insert_per_second:>11.0f} | "
+            f"{row.hybrid_insert_per_second:>12.0f} | {cells}"
+        )
+    print("insert rates include embedding (hash) and, on the hybrid index, BM25 of every text.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -95,8 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queries", type=int, default=200, help="queries per size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--part",
+        choices=["vectors", "text", "both"],
+        default="both",
+        help="raw vectors on a dense-only index, text on dense-only vs hybrid, or both",
+    )
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    if args.part in ("text", "both"):
+        started = time.perf_counter()
+        text_rows = run_text(sizes, args.queries, args.seed)
+        print_text(text_rows, args.queries)
+        print(f"text part: {time.perf_counter() - started:.0f} s")
+    if args.part == "text":
+        return 0
 
     print(
         f"vector service scale benchmark: dim {DIMENSION}, batches of {BATCH}, "

@@ -25,6 +25,8 @@ from ragfood.errors import GeneratorError, GeneratorTimeout, RagfoodError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
 from ragfood.prompt import NO_ANSWER, OUT_OF_TIME_LABEL, build_messages, extractive_answer
+from ragfood.relevance import RelevanceSettings
+from ragfood.retrieval import RetrievalMode, Retriever
 from ragfood.vector import Hit, VectorGateway, build_filter
 
 MAX_QUESTION_CHARS = 2000
@@ -83,8 +85,13 @@ class Pipeline:
         cache_size: int = 256,
         no_answer_ttl_s: float = 0.0,
         budget_s: float = 25.0,
+        lexical_weight: float = 0.0,
+        retrieval: RetrievalMode = "auto",
     ) -> None:
         self.gateway = gateway
+        self.retriever = Retriever(
+            gateway, RelevanceSettings(lexical_weight, min_score), mode=retrieval
+        )
         self.generator = generator
         self.top_k = top_k
         self.min_score = min_score
@@ -195,11 +202,11 @@ class Pipeline:
         )
 
     def _query(self, question: str, options: AskOptions, filter_: str) -> list[Hit]:
-        return self.gateway.query(
+        return self.retriever.retrieve(
             question,
             namespace=options.namespace or "",
             top_k=options.top_k or self.top_k,
-            min_score=options.min_score or 0.0,
+            min_score=options.min_score,
             filter_=filter_,
         )
 
@@ -230,8 +237,9 @@ class Pipeline:
             ):
                 label = OUT_OF_TIME_LABEL
                 reason = (
-                    f"the time budget for an answer ran out before the generator finished "
-                    f"({reason}; RAGFOOD_ASK_BUDGET_S={self.budget_s:g})"
+                    "the time budget ran out before the generator finished "
+                    f"(RAGFOOD_ASK_BUDGET_S={self.budget_s:g} s, or less when the caller's "
+                    "deadline is sooner)"
                 )
             logger.warning("generator failed; answering from sources", extra={"reason": reason})
             fallback = extractive_answer(hits, degraded=True, label=label)

@@ -7,6 +7,7 @@ local server). Tests that change the environment call `reset()`.
 from __future__ import annotations
 
 import math
+import time
 from functools import cache
 
 from ragfood import budget
@@ -75,6 +76,8 @@ def pipeline() -> Pipeline:
         cache_size=s.cache_size,
         no_answer_ttl_s=s.no_answer_cache_ttl_s,
         budget_s=s.ask_budget_s,
+        lexical_weight=s.lexical_weight,
+        retrieval=s.retrieval,
     )
 
 
@@ -94,11 +97,13 @@ def conversations() -> Conversations:
 def invocation_deadline(remaining_ms: int) -> budget.Deadline:
     """The deadline of a Lambda invocation: RAGFOOD_ASK_BUDGET_S or the time the function has
     left (less a margin to return the response), whichever ends first."""
+    received = time.monotonic()
     try:
         budget_s = settings().ask_budget_s
     except ConfigError:  # the request itself reports the bad setting; still bound it
         budget_s = math.inf
-    return budget.for_lambda(remaining_ms, budget_s)
+    spent = time.monotonic() - received  # reading settings (SSM, on a cold start) counts too
+    return budget.for_lambda(remaining_ms - int(spent * 1000), budget_s - spent)
 
 
 def reset() -> None:

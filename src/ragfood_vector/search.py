@@ -148,6 +148,8 @@ def sparse_search(
     positions = np.repeat(low - offsets, counts) + np.arange(total)
     rows = postings.rows[positions]
     contributions = postings.values[positions] * np.repeat(weights, counts)
-    matched, inverse = np.unique(rows, return_inverse=True)
-    scores = np.bincount(inverse, weights=contributions, minlength=len(matched))
+    # Two O(n) bincounts rather than sorting the postings: common terms have many.
+    n = len(snapshot.ids)
+    matched = np.flatnonzero(np.bincount(rows, minlength=n))
+    scores = np.bincount(rows, weights=contributions, minlength=n)[matched]
     return _best(snapshot, matched, scores, k, predicate)

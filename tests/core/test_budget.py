@@ -13,6 +13,9 @@ from ragfood import budget
 from ragfood.budget import BudgetExhausted, Deadline
 from ragfood.retry import DeadlineReached, RetryingTransport, RetryPolicy
 
+# Without the protections under test these asks never return: fail, do not hang the suite.
+pytestmark = pytest.mark.timeout(60)
+
 
 def test_a_deadline_counts_down_and_never_goes_negative():
     deadline = Deadline.after(0.05)

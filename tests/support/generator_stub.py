@@ -28,6 +28,7 @@ class StubState:
     mode: Mode = "ok"
     delay_s: float = 0.0
     trickle_s: float = 1.0  # mode "trickle": seconds between tokens
+    stall_after: int | None = None  # mode "trickle": go silent (connection open) after N tokens
     models: tuple[str, ...] = ("llama3.2", "stub-model")
     requests: list[dict[str, Any]] = field(default_factory=list)
     rewrite_to: str | None = None  # the reply to follow-up rewrite requests (None: a quote)
@@ -67,6 +68,7 @@ class GeneratorStub:
 
     def reset(self) -> None:
         self.state.mode, self.state.delay_s, self.state.trickle_s = "ok", 0.0, 1.0
+        self.state.stall_after = None
         self.state.requests.clear()
         self.state.rewrite_to = None
 
@@ -171,6 +173,9 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             try:
                 n = 0
                 while not state.closed.is_set():
+                    if state.stall_after is not None and n >= state.stall_after:
+                        state.closed.wait()  # silent, connection open, until the stub stops
+                        break
                     piece = "slowly" if n == 0 else " slowly"
                     if not stream:
                         data = b" "

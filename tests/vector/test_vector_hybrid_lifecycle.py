@@ -77,6 +77,16 @@ def test_reset_empties_the_sparse_side(hybrid_index: Index, fresh_namespace: str
     assert set(sparse(hybrid_index, fresh_namespace, "soup rice")) == {"paella"}
 
 
+def test_reset_all_empties_every_sparse_side(start_vector_server: StartServer) -> None:
+    index = start_vector_server(sparse="bm25", embedder="hash").index()
+    load(index, "one")
+    load(index, "two")
+
+    index.reset(all=True)
+
+    assert sparse(index, "one", "soup") == {} and sparse(index, "two", "soup") == {}
+
+
 def test_idf_statistics_are_kept_per_namespace(hybrid_index: Index, fresh_namespace: str) -> None:
     small, large = f"{fresh_namespace}-small", f"{fresh_namespace}-large"
     load(hybrid_index, small, {"miso": SOUPS["miso"], "paella": SOUPS["paella"]})

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 
 import httpx
+import numpy as np
 import pytest
 from upstash_vector import Index, Vector
 from upstash_vector.errors import UpstashError
@@ -91,8 +92,15 @@ def test_both_vectors_give_a_fused_query(hybrid_index: Index, three: str, vec: V
         ("a", pytest.approx(1 / 61)),
         ("c", pytest.approx(1 / 62)),
     ]
-    # DBSF: the one-result sparse list normalises to 0.5, so b gains 0.5 and leads.
-    assert dbsf[0].id == "b"
+    # DBSF: the dense list (normalised cosines 1, (1 + 1/√2) / 2, 0.5) is scaled by its mean ± 3σ;
+    # the one-result sparse list has σ = 0 and normalises to 0.5, which b gains.
+    dense = np.array([1.0, (1 + 1 / math.sqrt(2)) / 2, 0.5])
+    scaled = (dense - (dense.mean() - 3 * dense.std())) / (6 * dense.std())
+    assert ids_scores(dbsf) == [
+        ("b", pytest.approx(scaled[2] + 0.5)),
+        ("a", pytest.approx(scaled[0])),
+        ("c", pytest.approx(scaled[1])),
+    ]
 
 
 def test_query_results_fetch_and_range_carry_the_sparse_vector(
