@@ -179,3 +179,17 @@ def test_transformed_ask_route_stays_buffered_on_the_mangum_function(transformed
     integration = _integration(transformed, "/ask", "post")
     assert "responseTransferMode" not in integration
     assert sub_text(integration["uri"]).endswith("/functions/${AskFunction.Arn}/invocations")
+
+
+@pytest.mark.sam
+@pytest.mark.timeout(1000)
+def test_built_stream_function_is_the_ask_function_plus_uvicorn(sam_build):
+    stream = sam_build.artefact("AskStreamFunction")
+    ask = sam_build.artefact("AskFunction")
+    run = stream / "run.sh"
+    assert run.is_file() and os.stat(run).st_mode & 0o111, "run.sh must stay executable"
+    for part in ("app.py", "askapi/routes/stream.py", "askapi/page/index.html"):
+        assert (stream / part).read_bytes() == (ask / part).read_bytes(), part
+    names = {p.name for p in stream.iterdir()}
+    assert {"uvicorn", "click", "fastapi", "mangum"} <= names
+    assert "uvicorn" not in {p.name for p in ask.iterdir()}, "the Mangum function needs no server"

@@ -32,6 +32,7 @@ class StubState:
     models: tuple[str, ...] = ("llama3.2", "stub-model")
     requests: list[dict[str, Any]] = field(default_factory=list)
     rewrite_to: str | None = None  # the reply to follow-up rewrite requests (None: a quote)
+    word_delay_s: float = 0.0  # streamed answers: a pause before each word (slow but finishing)
     closed: threading.Event = field(default_factory=threading.Event)
     open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
 
@@ -70,7 +71,7 @@ class GeneratorStub:
         self.state.mode, self.state.delay_s, self.state.trickle_s = "ok", 0.0, 1.0
         self.state.stall_after = None
         self.state.requests.clear()
-        self.state.rewrite_to = None
+        self.state.rewrite_to, self.state.word_delay_s = None, 0.0
 
     def __enter__(self) -> GeneratorStub:
         self._thread.start()
@@ -145,6 +146,8 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
                     self.connection.close()  # the generator dies midway
                     return
+                if state.word_delay_s:
+                    time.sleep(state.word_delay_s)
                 piece = word if n == 0 else " " + word
                 if openai:
                     chunk = {"model": model, "choices": [{"delta": {"content": piece}}]}
