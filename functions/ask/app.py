@@ -15,12 +15,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from askapi import errors
 from askapi.middleware import JsonBodies, StagePrefix
 from askapi.routes import ask, health, page, stream
-from ragfood import budget, services
+from askapi.security import REQUIRES_API_KEY
+from ragfood import budget, cors, services
 from ragfood.telemetry import publish_metrics
 
 logger = Logger()
@@ -34,9 +36,11 @@ app = FastAPI(
 app.add_middleware(JsonBodies)
 if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
     app.add_middleware(StagePrefix, prefix=stage)
+if origins := cors.allowed_origins():  # added last: outermost, so every answer carries it
+    app.add_middleware(CORSMiddleware, **cors.middleware_options(origins))
 errors.register(app)
-app.include_router(ask.router)
-app.include_router(stream.router)
+app.include_router(ask.router, dependencies=REQUIRES_API_KEY)
+app.include_router(stream.router, dependencies=REQUIRES_API_KEY)
 app.include_router(health.router)
 app.include_router(page.router)
 

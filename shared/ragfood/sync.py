@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ragfood.errors import FoodFileError, VectorQuotaExceeded
-from ragfood.foods import FoodRecord, Reject, parse_foods
+from ragfood.foods import MAX_FILE_BYTES, FoodRecord, Reject, parse_foods
 from ragfood.log import logger
 from ragfood.retry_budget import RetryBudget
 from ragfood.vector import StoredItem, VectorGateway
@@ -183,16 +183,18 @@ def sync_foods(
     allow_mass_delete: bool = False,
     progress: SyncProgress | None = None,
     budget_s: float = DEFAULT_BUDGET_S,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> SyncReport:
     """Parse, plan and apply one upload as `source`.
 
     Transient vector errors are retried within `budget_s` for the whole sync, then propagate (the
-    caller decides to retry); a used-up quota stops at once with a 'failed' report.
+    caller decides to retry); a used-up quota stops at once with a 'failed' report. `max_bytes`
+    bounds uploads; a local migration (not a Lambda's memory) may allow more.
     """
     started = time.perf_counter()
     report = SyncReport(source=source, namespace=namespace, status="ok")
     try:
-        parsed = parse_foods(raw, source)
+        parsed = parse_foods(raw, source, max_bytes=max_bytes)
     except FoodFileError as exc:
         report.status, report.error = "rejected", str(exc)
         report.timings_ms["total"] = _ms(started)

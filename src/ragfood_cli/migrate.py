@@ -12,18 +12,25 @@ the content we wrote is reported as lost.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragfood.foods import FoodRecord, ParsedFoods, parse_foods
+from ragfood.foods import RESERVED_KEYS, FoodRecord, ParsedFoods, parse_foods
 from ragfood.retry_budget import RetryBudget
 from ragfood.sync import DEFAULT_BUDGET_S, SyncProgress, plan_sync, stored_for, sync_foods
 from ragfood.vector import VectorGateway
 from ragfood_cli.chroma_source import ChromaCollection, ChromaRow
 
-# Fields a document's metadata cannot set: the id and the text are the document's own.
-_OWN_FIELDS = ("id", "text")
+# The upload limit (foods.MAX_FILE_BYTES) protects a Lambda's memory; a migration runs locally,
+# so a collection may be larger (the limit on items per source still applies).
+MAX_MIGRATION_BYTES = 2 * 1024**3
+# Metadata keys that would clash with the document's own id/text or with what the index writes
+# itself (LangChain, for one, stores a `source` per document): kept under a `chroma_` prefix.
+_RENAMED = (RESERVED_KEYS - {"region", "type"}) | {"id"}
+PREFIX = "chroma_"
 
 
 def source_name(collection: str) -> str:
@@ -32,20 +39,26 @@ def source_name(collection: str) -> str:
 
 
 def to_items(rows: Iterable[ChromaRow]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Food items in a foods.json layout, and warnings for metadata that could not be kept."""
+    """Food items in a foods.json layout, and warnings for metadata kept under another name."""
     items: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    for index, row in enumerate(rows):
+    renamed: Counter[str] = Counter()
+    for row in rows:
         item: dict[str, Any] = {"id": row.id, "text": row.document}
+        clashing = {}
         for key, value in row.metadata.items():
-            if key in _OWN_FIELDS:
-                warnings.append(
-                    f"item {index} (id {row.id!r}): metadata field {key!r} would replace the "
-                    f"document's own {key}; ignored"
-                )
-                continue
-            item[key] = value
+            if key in _RENAMED:
+                clashing[PREFIX + key] = value
+                renamed[key] += 1
+            else:
+                item[key] = value
+        for key, value in clashing.items():
+            item.setdefault(key, value)  # a document's own `chroma_x` wins over its renamed `x`
         items.append(item)
+    warnings = [
+        f"metadata field {key!r} ({count} document{'s' if count > 1 else ''}) is reserved in "
+        f"the index; kept as {PREFIX + key!r}"
+        for key, count in sorted(renamed.items())
+    ]
     return items, warnings
 
 
@@ -100,6 +113,27 @@ def verify(
     return result
 
 
+def wait_until_indexed(
+    gateway: VectorGateway,
+    namespace: str,
+    *,
+    timeout_s: float = 120.0,
+    poll_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Wait until Upstash has indexed what was written (writes are eventually consistent).
+
+    Returns the vectors still pending when `timeout_s` ran out (0 when everything is indexed).
+    """
+    waited = 0.0
+    while True:
+        pending = gateway.info().pending.get(namespace, 0)
+        if pending == 0 or waited >= timeout_s:
+            return pending
+        sleep(poll_s)
+        waited += poll_s
+
+
 @dataclass
 class Migration:
     """A collection mapped and validated, ready to sync (or to plan, for --dry-run)."""
@@ -114,7 +148,8 @@ class Migration:
     def of(cls, collection: ChromaCollection) -> Migration:
         source = source_name(collection.name)
         raw, warnings = to_upload(collection.rows)
-        return cls(collection, source, raw, parse_foods(raw, source), warnings)
+        parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
+        return cls(collection, source, raw, parsed, warnings)
 
     def run(
         self,
@@ -134,6 +169,7 @@ class Migration:
             max_delete_fraction=max_delete_fraction,
             allow_mass_delete=allow_mass_delete,
             progress=progress,
+            max_bytes=MAX_MIGRATION_BYTES,
         )
         summary = report.as_dict()
         summary["warnings"] = self.warnings + summary["warnings"]

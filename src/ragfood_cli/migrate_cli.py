@@ -20,9 +20,11 @@ from rich.markup import escape
 from ragfood_cli.render import console, errors, print_report
 
 if TYPE_CHECKING:
+    from ragfood.vector import VectorGateway
     from ragfood_cli.chroma_source import ChromaCollection
     from ragfood_cli.compare import Comparison, QueryEmbedder
     from ragfood_cli.evaluate import Question
+    from ragfood_cli.migrate import Migration
 
 EXIT_FAILED, EXIT_PARTIAL, EXIT_LOST = 1, 2, 3
 
@@ -97,7 +99,7 @@ def chroma(
     from ragfood_cli.chroma_source import ChromaSourceError, open_snapshot, read_collection
     from ragfood_cli.compare import EmbedSpecError, make_query_embedder
     from ragfood_cli.main import _core_settings, _fail
-    from ragfood_cli.migrate import Migration, verify
+    from ragfood_cli.migrate import Migration
 
     if compare_file and compare_sample:
         raise _fail("use --compare FILE or --compare-sample N, not both")
@@ -141,22 +143,17 @@ def chroma(
                 if not read.rows:
                     raise _fail(f"collection {collection!r} is empty; nothing to migrate")
                 migration = Migration.of(read)
-                gateway = services.vector_gateway(write=not dry_run)
-                guard = {
-                    "namespace": namespace,
-                    "max_delete_fraction": settings.max_delete_fraction,
-                    "allow_mass_delete": allow_mass_delete,
-                }
-                if dry_run:
-                    report = migration.plan(gateway, **guard)
-                else:
-                    report = migration.run(gateway, progress=progress, **guard)
-                outcome.update(report)
-                if not dry_run and report["status"] not in ("rejected", "failed"):
-                    accepted = _accepted(migration.parsed.records, report)
-                    outcome["verification"] = verify(
-                        accepted, gateway, namespace=namespace, source=migration.source
-                    ).as_dict()
+                outcome.update(
+                    _migrate(
+                        migration,
+                        services.vector_gateway(write=not dry_run),
+                        namespace=namespace,
+                        dry_run=dry_run,
+                        max_delete_fraction=settings.max_delete_fraction,
+                        allow_mass_delete=allow_mass_delete,
+                        progress=progress,
+                    )
+                )
                 if questions is not None or compare_sample:
                     if questions is None:
                         from ragfood_cli.compare import sample_questions
@@ -224,6 +221,42 @@ def rollback(
         raise typer.Exit(EXIT_FAILED)
     if report.deletions_skipped:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _migrate(
+    migration: Migration,
+    gateway: VectorGateway,
+    *,
+    namespace: str,
+    dry_run: bool,
+    max_delete_fraction: float,
+    allow_mass_delete: bool,
+    progress: Any,
+) -> dict[str, Any]:
+    """Plan (--dry-run) or sync, then read every accepted item back once the index settled."""
+    from ragfood_cli.migrate import verify, wait_until_indexed
+
+    guard = {
+        "namespace": namespace,
+        "max_delete_fraction": max_delete_fraction,
+        "allow_mass_delete": allow_mass_delete,
+    }
+    if dry_run:
+        return migration.plan(gateway, **guard)
+    report = migration.run(gateway, progress=progress, **guard)
+    if report["status"] in ("rejected", "failed"):
+        return report
+    pending = wait_until_indexed(gateway, namespace)
+    if pending:
+        report["warnings"].append(
+            f"{pending} vectors were still being indexed after 2 minutes; the check below and "
+            "a comparison may miss them: run the same command again in a while"
+        )
+    accepted = _accepted(migration.parsed.records, report)
+    report["verification"] = verify(
+        accepted, gateway, namespace=namespace, source=migration.source
+    ).as_dict()
+    return report
 
 
 def _accepted(records: list[Any], report: dict[str, Any]) -> list[Any]:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -30,7 +34,12 @@ DOCUMENTS = generated_documents(120)
 LONG_TEXT = "word " * 8_200  # 41,000 bytes: over the 40,000-byte limit of uploads
 # The foods.json a user would write for the "mixed" collection (what migration must amount to).
 MIXED_AS_UPLOAD: list[dict[str, Any]] = [
-    {"id": "good-1", "text": "Pho is a Vietnamese beef noodle soup.", "region": "Vietnam"},
+    {
+        "id": "good-1",
+        "text": "Pho is a Vietnamese beef noodle soup.",
+        "region": "Vietnam",
+        "source": "menu.pdf",  # LangChain's Chroma integration stores one per document
+    },
     {"id": "good-2", "text": "Mochi is a Japanese rice cake.", "type": "dessert", "text_len": 30},
     {"id": "empty-text", "text": "", "region": "Peru"},
     {"id": "too-long", "text": LONG_TEXT},
@@ -153,7 +162,14 @@ def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
     assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
     assert {"empty-text", "too-long", "numeric-region"} == {r["id"] for r in summary["rejected"]}
     assert set(_stored(vector_server, fresh_namespace)) == {"good-1", "good-2"}
-    assert _stored(vector_server, fresh_namespace)["good-2"].metadata["text_len"] == 30
+    stored = _stored(vector_server, fresh_namespace)
+    assert stored["good-2"].metadata["text_len"] == 30
+    assert stored["good-1"].metadata["chroma_source"] == "menu.pdf"
+    assert stored["good-1"].metadata["source"] == "chroma:mixed"
+    assert (
+        "metadata field 'source' (1 document) is reserved in the index; kept as 'chroma_source'"
+        in summary["warnings"]
+    )
 
 
 def test_an_unknown_collection_lists_those_that_exist(migrate):
@@ -314,3 +330,88 @@ def test_other_sources_are_left_alone_and_rollback_removes_only_the_migration(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["deleted"] == 119
     assert set(_stored(vector_server, fresh_namespace)) == {"pho", "dish-001"}
+
+
+class _OllamaEmbed(BaseHTTPRequestHandler):
+    """Ollama's /api/embed, answering with the hash embedder (the collection's function)."""
+
+    embed = staticmethod(hash_embed())
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append(body)
+        if self.path != "/api/embed" or body.get("model") != "hash-model":
+            payload, status = {"error": f"model {body.get('model')!r} not found"}, 404
+        else:
+            payload, status = {"model": body["model"], "embeddings": self.embed(body["input"])}, 200
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def ollama_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OllamaEmbed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url):
+    result, summary = migrate(
+        "--collection",
+        "foods",
+        "--compare-sample",
+        "6",
+        "--embed",
+        f"ollama:{ollama_url}#hash-model",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert summary["comparison"]["embedder"] == f"ollama:{ollama_url}#hash-model"
+    assert summary["comparison"]["chroma_recall@1"] == 1.0
+    assert _OllamaEmbed.requests[-1]["model"] == "hash-model"
+    assert len(_OllamaEmbed.requests[-1]["input"]) == 6
+
+    result, _ = migrate(
+        "--collection", "foods", "--compare-sample", "2", "--embed", f"ollama:{ollama_url}#mxbai"
+    )
+    assert result.exit_code == 1
+    assert "answered 404 for model 'mxbai'" in result.output
+
+
+def test_the_cli_imports_chromadb_only_when_migrating():
+    probe = (
+        "import sys, ragfood_cli.main, ragfood_cli.migrate_cli; "
+        "print(sorted(m for m in ('chromadb', 'ragfood_cli.chroma_source') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_verification_waits_until_the_index_has_indexed_the_writes():
+    from ragfood.vector import IndexInfo
+    from ragfood_cli.migrate import wait_until_indexed
+
+    pending = [250, 40, 0]
+    slept: list[float] = []
+
+    class Indexing:  # Upstash reports pendingVectorCount while it indexes (local: always 0)
+        def info(self) -> IndexInfo:
+            return IndexInfo(0, 384, "COSINE", None, {"kb": 290}, {"kb": pending.pop(0)})
+
+    assert wait_until_indexed(Indexing(), "kb", sleep=slept.append) == 0  # type: ignore[arg-type]
+    assert slept == [1.0, 1.0]
+    pending[:] = [9] * 5
+    assert wait_until_indexed(Indexing(), "kb", timeout_s=3, sleep=slept.append) == 9  # type: ignore[arg-type]
