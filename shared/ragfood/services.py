@@ -41,7 +41,7 @@ def vector_gateway(*, write: bool = False) -> VectorGateway:
     s = settings()
     url, token = s.require_vector(write=write)
     timeout = s.vector_write_timeout_s if write else s.vector_timeout_s
-    client = make_client(_policy(s), timeout, on_retry=_log_retry)
+    client = make_client(_policy(s), timeout, on_retry=_log_retry, url=url)
     return VectorGateway(url, token, client, batch_size=s.batch_size, parallelism=s.parallelism)
 
 
@@ -52,7 +52,9 @@ def generator() -> GeneratorClient | None:
         return None
     # Its own attempt count: a slow generator already costs the user its whole timeout.
     policy = RetryPolicy(s.generator_max_attempts, s.retry_initial_s, s.retry_max_s)
-    client = retrying_client(policy, s.generator_timeout_s, on_retry=_log_retry)
+    client = retrying_client(
+        policy, s.generator_timeout_s, url=s.generator_url, on_retry=_log_retry
+    )
     return GeneratorClient(
         s.generator_url,
         s.generator_model,

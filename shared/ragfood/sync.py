@@ -65,6 +65,9 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     deletions_skipped: str | None = None
     error: str | None = None
+    # Whole requests (a batch, a page) retried after their own attempts ran out (the ingest's
+    # retry budget): how hard the index pushed back.
+    retried: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -217,11 +220,13 @@ def sync_foods(
     except VectorQuotaExceeded as exc:
         report.status, report.error = "failed", str(exc)
         report.timings_ms["total"] = _ms(started)
+        report.retried = retry.retries
         logger.error(
             "upload stopped by a used-up quota", extra={"source": source, "error": str(exc)}
         )
         return report
     report.timings_ms["total"] = _ms(started)
+    report.retried = retry.retries
     if report.rejected and not parsed.records:
         # Nothing usable at all: as much a failed upload as one that is not JSON.
         report.status = "rejected"
@@ -300,6 +305,7 @@ def remove_source(
     except VectorQuotaExceeded as exc:
         report.status, report.error = "failed", str(exc)
     report.timings_ms["total"] = _ms(started)
+    report.retried = retry.retries
     _log(report, retry)
     return report
 
