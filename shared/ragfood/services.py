@@ -9,15 +9,18 @@ from __future__ import annotations
 import math
 import time
 from functools import cache
+from typing import TYPE_CHECKING
 
 from ragfood import budget
 from ragfood.config import Settings, load_settings
 from ragfood.errors import ConfigError
-from ragfood.generator import GeneratorClient
 from ragfood.log import logger
-from ragfood.pipeline import Pipeline
 from ragfood.retry import RetryPolicy, retrying_client
 from ragfood.vector import VectorGateway, make_client
+
+if TYPE_CHECKING:  # imported where built: an ingest (Lambda or CLI) never loads the ask path
+    from ragfood.generator import GeneratorClient
+    from ragfood.pipeline import Pipeline
 
 
 @cache
@@ -45,6 +48,8 @@ def vector_gateway(*, write: bool = False) -> VectorGateway:
 
 @cache
 def generator() -> GeneratorClient | None:
+    from ragfood.generator import GeneratorClient
+
     s = settings()
     if not s.generator_url:
         return None
@@ -65,6 +70,8 @@ def generator() -> GeneratorClient | None:
 
 @cache
 def pipeline() -> Pipeline:
+    from ragfood.pipeline import Pipeline
+
     s = settings()
     return Pipeline(
         vector_gateway(write=False),
