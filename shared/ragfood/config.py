@@ -60,8 +60,8 @@ class Settings(BaseModel):
     # min score or the question is refused. Chosen by cross-validation with
     # `ragfood eval data/eval/questions.json --calibrate` (docs/performance.md, Retrieval);
     # re-calibrate for another embedding model.
-    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.74, ge=0, le=1)
-    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=0.0, ge=0, le=1)
+    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.57, ge=0, le=1)
+    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=0.45, ge=0, le=1)
     # auto: read the index kind (hybrid or dense-only) from info() once per container.
     retrieval: Literal["auto", "dense", "hybrid"] = _env("RAGFOOD_RETRIEVAL", default="auto")
     batch_size: int = _env("RAGFOOD_BATCH_SIZE", default=500, ge=1, le=1000)

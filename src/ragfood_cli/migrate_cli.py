@@ -294,7 +294,6 @@ def _compare(
     progress: Any,
 ) -> Comparison:
     from ragfood import services
-    from ragfood.pipeline import AskOptions
     from ragfood_cli import chroma_source
     from ragfood_cli.compare import EmbedSpecError, compare
 
@@ -316,12 +315,20 @@ def _compare(
             found.extend(chroma_source.query(collection, vectors[start : start + 100], k))
         return found
 
-    pipeline = services.pipeline()
-    options = AskOptions(top_k=k, min_score=0.0, namespace=namespace)
+    retriever = services.pipeline().retriever
+
+    def index_search(question: str) -> list[str]:
+        # Plain dense ranking (no lexical re-ranking, no refusal): the migrated vectors against
+        # ChromaDB's, like for like.
+        hits = retriever.retrieve(
+            question, namespace=namespace or "", top_k=k, min_score=0.0, lexical_weight=0.0
+        )
+        return [hit.id for hit in hits]
+
     return compare(
         questions,
         chroma_search,
-        lambda question: [hit.id for hit in pipeline.retrieve(question, options)],
+        index_search,
         k=k,
         embedder=embedder.name if embedder else "the documents' stored embeddings",
         progress=lambda done, total: progress("compare", done, total),
