@@ -2,7 +2,8 @@
 
 The delay is added once per request/response turn (half on the way in, half on the way out), not
 per packet, so large bodies are not penalised more than a real network would. It also counts the
-requests it forwarded, which is how the benchmarks count network round trips.
+requests it forwarded, which is how the benchmarks count network round trips, and the most
+requests that were in flight at once (sent, not yet answered), which is how tests see parallelism.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ class LatencyProxy:
         self.target = (target_host, target_port)
         self.half_delay = rtt_ms / 2000.0
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -72,7 +75,11 @@ class LatencyProxy:
                         turn["last"] = direction
                         if direction == "request":
                             self.requests += 1
+                            self.in_flight += 1
+                            self.max_in_flight = max(self.max_in_flight, self.in_flight)
                         await asyncio.sleep(self.half_delay)
+                        if direction == "response":
+                            self.in_flight -= 1
                     writer.write(chunk)
                     await writer.drain()
             except (ConnectionError, asyncio.CancelledError):

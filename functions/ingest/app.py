@@ -1,4 +1,4 @@
-"""Ingest function: S3 ObjectCreated -> sync each uploaded foods.json into Upstash Vector.
+"""Ingest function: S3 ObjectCreated/ObjectRemoved -> sync each foods.json with Upstash Vector.
 
 Thin by design: parse the event, hand each object to `ragfood.ingest`, emit metrics, shape the
 result. Uploads that can never succeed are reported (in the bucket, under reports/) and do not
@@ -44,8 +44,12 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             bucket=bucket,
             key=key,
             version_id=record.s3.get_object.version_id,
+            sequencer=record.s3.get_object.sequencer,
+            removed=record.event_name.startswith("ObjectRemoved"),
             default_namespace=settings.namespace,
             max_delete_fraction=settings.max_delete_fraction,
+            # Leave time to write the report (and to release the namespace's lock).
+            time_left_s=max(5.0, context.get_remaining_time_in_millis() / 1000 - 15),
         )
         _emit_metrics(report.as_dict())
         reports.append(report.as_dict())

@@ -56,8 +56,14 @@ class Settings(BaseModel):
     retry_max_s: float = _env("RAGFOOD_RETRY_MAX_S", default=4.0, ge=0, le=60)
 
     top_k: int = _env("RAGFOOD_TOP_K", default=4, ge=1, le=50)
-    # Tuned with `ragfood eval` on data/eval (docs/performance.md); re-tune for another model.
+    # Relevance = (1 - w) * dense score + w * lexical coverage; the best source must reach the
+    # min score or the question is refused. Chosen by cross-validation with
+    # `ragfood eval data/eval/questions.json --calibrate` (docs/performance.md, Retrieval);
+    # re-calibrate for another embedding model.
     min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.74, ge=0, le=1)
+    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=0.0, ge=0, le=1)
+    # auto: read the index kind (hybrid or dense-only) from info() once per container.
+    retrieval: Literal["auto", "dense", "hybrid"] = _env("RAGFOOD_RETRIEVAL", default="auto")
     batch_size: int = _env("RAGFOOD_BATCH_SIZE", default=500, ge=1, le=1000)
     parallelism: int = _env("RAGFOOD_PARALLELISM", default=4, ge=1, le=32)
     max_delete_fraction: float = _env("RAGFOOD_MAX_DELETE_FRACTION", default=0.5, ge=0, le=1)

@@ -39,6 +39,10 @@ class VectorUnavailable(VectorError):
     """Transient: rate limited, 5xx, timeout or refused connection, still failing after retries."""
 
 
+class VectorQuotaExceeded(VectorError):
+    """A daily or monthly quota of the index is used up: retrying before it resets cannot help."""
+
+
 class VectorAuthError(VectorError):
     """401/403: wrong token, or a read-only token used for a write. Retrying cannot help."""
 

@@ -14,6 +14,9 @@ from typing import Annotated, Any, NotRequired
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+# They live apart so that the ask path recovers texts without importing this validator.
+from ragfood.enrichment import enrich
+from ragfood.enrichment import recover_text as recover_text  # re-exported
 from ragfood.errors import FoodFileError
 
 # Bump when the enrichment text changes: every content hash changes with it, so a redeploy
@@ -22,7 +25,8 @@ ENRICHMENT_VERSION = "1"
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ITEMS = 200_000
 MAX_ID_CHARS = 256
-# Upstash caps metadata at 48 KB per vector and we keep the original text there.
+# The text travels as the vector's data (Upstash: up to 1 MB); the cap keeps each item a
+# reasonable passage to embed and to show as a source.
 MAX_TEXT_BYTES = 40_000
 MAX_FIELD_CHARS = 200
 # Metadata keys the product writes itself; an item's extra fields may not shadow them.
@@ -67,8 +71,9 @@ class FoodRecord:
     hash: str
 
     def metadata(self, source: str) -> dict[str, Any]:
+        """What is stored beside the data: never the text (it is the data, see `recover_text`)."""
         meta: dict[str, Any] = dict(self.extra)
-        meta.update(text=self.text, hash=self.hash, source=source)
+        meta.update(hash=self.hash, source=source)
         # *_key copies are lower-cased so that filters match "thailand" and "Thailand" alike.
         if self.region:
             meta.update(region=self.region, region_key=self.region.casefold())
@@ -99,16 +104,6 @@ class ParsedFoods:
     @property
     def total(self) -> int:
         return len(self.records) + len(self.rejects)
-
-
-def enrich(text: str, region: str | None, type_: str | None) -> str:
-    """The text that is embedded: the item's own words plus its region and type."""
-    parts = [text.strip()]
-    if region:
-        parts.append(f"This food is popular in {region}.")
-    if type_:
-        parts.append(f"It is a type of {type_}.")
-    return " ".join(parts)
 
 
 def content_hash(enriched: str, extra: dict[str, Any]) -> str:

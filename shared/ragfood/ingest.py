@@ -1,19 +1,29 @@
-"""Ingest one uploaded object: read it from S3, sync it, write a report the uploader can find.
+"""Ingest one uploaded (or removed) object: sync it, write a report the uploader can find.
 
 Uploads live under `uploads/`; reports are written under `reports/`, which the bucket notification
 does not watch, so a report can never trigger another ingest.
 `uploads/tenants/<name>/...` selects namespace `<name>`, keeping tenants' knowledge bases apart.
+Each object owns its items (their `source` is `s3://<bucket>/<key>`). Events of one namespace are
+applied one at a time and, per key, only when newer than the last one applied (`sync_state`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
-from ragfood.errors import FoodFileError
+from ragfood.errors import FoodFileError, VectorQuotaExceeded
 from ragfood.foods import MAX_FILE_BYTES
-from ragfood.sync import SyncReport, sync_foods
+from ragfood.log import logger
+from ragfood.sync import SyncReport, remove_source, sync_foods
+from ragfood.sync_state import (
+    NamespaceLock,
+    applied_sequencer,
+    record_applied,
+    sequencer_is_older,
+)
 from ragfood.vector import VectorGateway
 
 UPLOAD_PREFIX = "uploads/"
@@ -54,31 +64,126 @@ def ingest_object(
     bucket: str,
     key: str,
     version_id: str | None = None,
+    sequencer: str | None = None,
+    removed: bool = False,
     default_namespace: str = "",
     max_delete_fraction: float = 0.5,
+    time_left_s: float = 240.0,
 ) -> SyncReport:
-    """Sync one S3 object into its namespace and store the report beside it.
+    """Apply one S3 event (object created, or `removed`) to its namespace; store the report.
 
-    Returns a 'rejected' report (and raises nothing) for uploads that can never succeed; lets
-    vector and S3 errors propagate so that Lambda retries the invocation.
+    Returns a 'rejected' report (and raises nothing) for uploads that can never succeed, and a
+    'skipped' one (no report written) for an event older than one already applied; lets vector and
+    S3 errors propagate so that Lambda retries the invocation. A used-up quota writes its report
+    and raises `VectorQuotaExceeded`, so the event reaches the failure queue saying why.
     """
     source = f"s3://{bucket}/{key}"
-    namespace = ""
     try:
         namespace = namespace_for_key(key, default_namespace)
-        raw = _read_object(s3, bucket, key, version_id)
-    except (UnusableKey, FoodFileError) as exc:
-        report = SyncReport(source=source, namespace=namespace, status="rejected", error=str(exc))
-    else:
-        report = sync_foods(
-            raw,
-            gateway,
-            namespace=namespace,
-            source=source,
-            max_delete_fraction=max_delete_fraction,
-        )
-    _write_report(s3, bucket, key, report)
+    except UnusableKey as exc:
+        report = SyncReport(source=source, namespace="", status="rejected", error=str(exc))
+        _write_report(s3, bucket, key, report)
+        return report
+    started = time.monotonic()
+    # Wait for another sync of the namespace for at most half our time; hold the lock until our
+    # own end (plus a margin), after which a waiter may take it over.
+    with NamespaceLock(s3, bucket, namespace, hold_s=time_left_s + 30, wait_s=time_left_s / 2):
+        if sequencer is not None:
+            applied = applied_sequencer(s3, bucket, key)
+            if sequencer_is_older(sequencer, applied):
+                logger.warning(
+                    "older event skipped",
+                    extra={"key": key, "sequencer": sequencer, "applied": applied},
+                )
+                return SyncReport(
+                    source=source,
+                    namespace=namespace,
+                    status="skipped",
+                    error=f"a newer event for {key} (sequencer {applied}) was already applied",
+                )
+        budget_s = max(1.0, time_left_s - (time.monotonic() - started) - 10)
+        if removed:
+            report = _remove(s3, gateway, bucket, key, namespace, max_delete_fraction, budget_s)
+        else:
+            report = _sync(
+                s3, gateway, bucket, key, version_id, namespace, max_delete_fraction, budget_s
+            )
+        _write_report(s3, bucket, key, report)
+        if report.status != "failed" and sequencer is not None:
+            record_applied(
+                s3,
+                bucket,
+                key,
+                sequencer=sequencer,
+                version_id=version_id,
+                event="removed" if removed else "created",
+            )
+    if report.status == "failed":
+        raise VectorQuotaExceeded(report.error or "quota used up")
     return report
+
+
+def _sync(
+    s3: Any,
+    gateway: VectorGateway,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    namespace: str,
+    max_delete_fraction: float,
+    budget_s: float,
+) -> SyncReport:
+    source = f"s3://{bucket}/{key}"
+    try:
+        raw = _read_object(s3, bucket, key, version_id)
+    except FoodFileError as exc:
+        return SyncReport(source=source, namespace=namespace, status="rejected", error=str(exc))
+    return sync_foods(
+        raw,
+        gateway,
+        namespace=namespace,
+        source=source,
+        max_delete_fraction=max_delete_fraction,
+        budget_s=budget_s,
+    )
+
+
+def _remove(
+    s3: Any,
+    gateway: VectorGateway,
+    bucket: str,
+    key: str,
+    namespace: str,
+    max_delete_fraction: float,
+    budget_s: float,
+) -> SyncReport:
+    source = f"s3://{bucket}/{key}"
+    if _exists(s3, bucket, key):
+        # Only a noncurrent version was deleted; the object (and its items) stay.
+        return SyncReport(
+            source=source,
+            namespace=namespace,
+            status="skipped",
+            error=f"{key} still exists (an older version was removed); its items are kept",
+        )
+    return remove_source(
+        gateway,
+        namespace=namespace,
+        source=source,
+        max_delete_fraction=max_delete_fraction,
+        budget_s=budget_s,
+    )
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        if code in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
 
 
 def _read_object(s3: Any, bucket: str, key: str, version_id: str | None) -> bytes:
@@ -88,8 +193,11 @@ def _read_object(s3: Any, bucket: str, key: str, version_id: str | None) -> byte
         args["VersionId"] = version_id  # the version that fired this event, not a later overwrite
     try:
         obj = s3.get_object(**args)
-    except s3.exceptions.NoSuchKey:
-        raise FoodFileError(source, "the object no longer exists") from None
+    except (s3.exceptions.NoSuchKey, s3.exceptions.ClientError) as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in {"NoSuchKey", "NoSuchVersion", "404"}:
+            raise
+        raise FoodFileError(source, "the object (this version of it) no longer exists") from None
     size = int(obj.get("ContentLength") or 0)
     if size > MAX_FILE_BYTES:
         obj["Body"].close()

@@ -20,6 +20,8 @@ from ragfood.errors import GeneratorError, RagfoodError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
 from ragfood.prompt import NO_ANSWER, build_messages, extractive_answer
+from ragfood.relevance import RelevanceSettings
+from ragfood.retrieval import RetrievalMode, Retriever
 from ragfood.vector import Hit, VectorGateway, build_filter
 
 MAX_QUESTION_CHARS = 2000
@@ -75,8 +77,13 @@ class Pipeline:
         namespace: str = "",
         cache_ttl_s: float = 300.0,
         cache_size: int = 256,
+        lexical_weight: float = 0.0,
+        retrieval: RetrievalMode = "auto",
     ) -> None:
         self.gateway = gateway
+        self.retriever = Retriever(
+            gateway, RelevanceSettings(lexical_weight, min_score), mode=retrieval
+        )
         self.generator = generator
         self.top_k = top_k
         self.min_score = min_score
@@ -153,11 +160,11 @@ class Pipeline:
         )
 
     def _query(self, question: str, options: AskOptions, filter_: str) -> list[Hit]:
-        return self.gateway.query(
+        return self.retriever.retrieve(
             question,
             namespace=options.namespace or "",
             top_k=options.top_k or self.top_k,
-            min_score=options.min_score or 0.0,
+            min_score=options.min_score,
             filter_=filter_,
         )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 from tenacity import (
@@ -28,6 +30,24 @@ class RetryPolicy:
     max_attempts: int = 4
     initial_s: float = 0.2
     max_s: float = 4.0
+    # A server's Retry-After is honoured up to this; beyond it we wait this long and try anyway.
+    max_retry_after_s: float = 30.0
+
+
+def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or an HTTP date), if any."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class _RetryableStatus(Exception):
@@ -37,6 +57,8 @@ class _RetryableStatus(Exception):
 
 
 OnRetry = Callable[[int, str], None]
+# An answer that looks retryable by status but must not be retried (e.g. a used-up daily quota).
+GiveUp = Callable[[httpx.Response], bool]
 
 
 class RetryingTransport(httpx.BaseTransport):
@@ -52,19 +74,22 @@ class RetryingTransport(httpx.BaseTransport):
         policy: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        give_up: GiveUp | None = None,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
         self._policy = policy or RetryPolicy()
         self._on_retry = on_retry
         self._sleep = sleep
+        self._give_up = give_up
+        self._backoff = wait_exponential_jitter(
+            multiplier=self._policy.initial_s, max=self._policy.max_s, jitter=self._policy.initial_s
+        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         policy = self._policy
         retrying = Retrying(
             stop=stop_after_attempt(policy.max_attempts),
-            wait=wait_exponential_jitter(
-                multiplier=policy.initial_s, max=policy.max_s, jitter=policy.initial_s
-            ),
+            wait=self._wait,
             retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),
             before_sleep=self._report,
             sleep=self._sleep,
@@ -77,12 +102,23 @@ class RetryingTransport(httpx.BaseTransport):
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)
-        if response.status_code in RETRYABLE_STATUSES:
+        if response.status_code in RETRYABLE_STATUSES and not (
+            self._give_up and self._give_up(response)
+        ):
             # Read (and so release) the body now: this response may be the one we finally return.
             response.read()
             response.close()
             raise _RetryableStatus(response)
         return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = float(self._backoff(state))
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableStatus):
+            asked = retry_after_s(exc.response.headers.get("retry-after"))
+            if asked is not None:
+                return min(max(backoff, asked), self._policy.max_retry_after_s)
+        return backoff
 
     def _report(self, state: RetryCallState) -> None:
         if self._on_retry is None or state.outcome is None:
@@ -106,10 +142,13 @@ def retrying_client(
     on_retry: OnRetry | None = None,
     inner: httpx.BaseTransport | None = None,
     response_hooks: list[Callable[[httpx.Response], None]] | None = None,
+    give_up: GiveUp | None = None,
 ) -> httpx.Client:
     """An httpx client that retries per `policy`; build one per container and share it."""
     return httpx.Client(
-        transport=RetryingTransport(inner or httpx.HTTPTransport(), policy, on_retry=on_retry),
+        transport=RetryingTransport(
+            inner or httpx.HTTPTransport(), policy, on_retry=on_retry, give_up=give_up
+        ),
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
         event_hooks={"response": list(response_hooks or [])},
     )

@@ -68,6 +68,8 @@ def pipeline() -> Pipeline:
         namespace=s.namespace,
         cache_ttl_s=s.cache_ttl_s,
         cache_size=s.cache_size,
+        lexical_weight=s.lexical_weight,
+        retrieval=s.retrieval,
     )
 
 

@@ -1,9 +1,15 @@
-"""Sync an upload with its namespace: the file is the whole knowledge base of that namespace.
+"""Sync an upload with its namespace: each file (its `source`) owns the items it lists.
+
+Several files may share a namespace. Every stored item remembers the source it came from; an
+upload writes its new and changed items, and deletes only the items of its own source that it no
+longer lists. An id that another file already owns is reported as a conflict and left alone, never
+silently overwritten. Items written before sources were tracked (legacy vectors) are adopted by the
+first file that lists them.
 
 Unchanged items (same content hash) are not re-upserted: each upsert is billed and re-embedded.
-Items missing from the file are deleted, but only when every item parsed and never more than a
-configured share of the index without an explicit override: a truncated or mostly broken upload
-must not wipe what is indexed.
+Deletions happen only when every item parsed and never remove more than a configured share of the
+namespace without an explicit override: a truncated or mostly broken upload must not wipe what is
+indexed. The same guard applies when an object is removed (`remove_source`).
 """
 
 from __future__ import annotations
@@ -13,14 +19,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from ragfood.errors import FoodFileError
+from ragfood.errors import FoodFileError, VectorQuotaExceeded
 from ragfood.foods import FoodRecord, Reject, parse_foods
 from ragfood.log import logger
-from ragfood.vector import VectorGateway
+from ragfood.retry_budget import RetryBudget
+from ragfood.vector import StoredItem, VectorGateway
 
-Status = Literal["ok", "partial", "rejected"]
+# failed: stopped by a used-up quota; skipped: an older version than one already applied.
+Status = Literal["ok", "partial", "rejected", "failed", "skipped"]
+DEFAULT_BUDGET_S = 600.0
 # progress(stage, done, total); stages: "upsert", "delete"
 SyncProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An id this file lists that another file already owns: reported, not written."""
+
+    id: str
+    owner: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,8 @@ class SyncPlan:
     unchanged: int
     to_delete: list[str]
     deletions_skipped: str | None = None
+    conflicts: list[Conflict] = field(default_factory=list)
+    adopted: int = 0
 
 
 @dataclass
@@ -40,7 +59,9 @@ class SyncReport:
     upserted: int = 0
     unchanged: int = 0
     deleted: int = 0
+    adopted: int = 0
     rejected: list[Reject] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deletions_skipped: str | None = None
     error: str | None = None
@@ -51,37 +72,105 @@ class SyncReport:
         data["rejected"] = [
             {"index": r.index, "id": r.id, "reason": r.reason} for r in self.rejected
         ]
+        data["conflicts"] = [{"id": c.id, "owner": c.owner} for c in self.conflicts]
         return data
 
 
 def plan_sync(
     records: Sequence[FoodRecord],
-    stored: Mapping[str, str | None],
+    stored: Mapping[str, StoredItem],
     *,
+    source: str,
+    namespace_size: int | None = None,
     rejected: int = 0,
     max_delete_fraction: float = 0.5,
     allow_mass_delete: bool = False,
 ) -> SyncPlan:
-    """Decide what to write and delete. Pure: the index is only read before and written after."""
-    to_upsert = [r for r in records if stored.get(r.id, "\0") != r.hash]
-    unchanged = len(records) - len(to_upsert)
+    """Decide what to write and delete. Pure: the index is only read before and written after.
+
+    `stored` holds at least every stored item this file lists or owns; `namespace_size` is the
+    number of vectors in the namespace (the base of the mass-delete guard), len(stored) if unknown.
+    """
+    to_upsert: list[FoodRecord] = []
+    conflicts: list[Conflict] = []
+    unchanged = adopted = 0
+    for record in records:
+        item = stored.get(record.id)
+        if item is None or item.source == source:
+            # A legacy vector of this very source keeps its layout until its content changes:
+            # rewriting it only to drop metadata.text would bill one update per item.
+            if item is not None and item.hash == record.hash:
+                unchanged += 1
+            else:
+                to_upsert.append(record)
+        elif item.legacy:
+            to_upsert.append(record)  # written before sources were tracked: this file adopts it
+            adopted += 1
+        else:
+            conflicts.append(Conflict(record.id, item.source or "another file"))
     wanted = {r.id for r in records}
-    to_delete = sorted(set(stored) - wanted)
-    skipped = None
-    if to_delete and rejected:
-        skipped = (
-            f"{len(to_delete)} indexed items are missing from the file, but {rejected} items "
+    to_delete = sorted(i for i, item in stored.items() if item.source == source and i not in wanted)
+    skipped = _deletion_guard(
+        len(to_delete),
+        len(stored) if namespace_size is None else namespace_size,
+        rejected=rejected,
+        empty=not records,
+        max_delete_fraction=max_delete_fraction,
+        allow_mass_delete=allow_mass_delete,
+    )
+    if skipped:
+        to_delete = []
+    return SyncPlan(to_upsert, unchanged, to_delete, skipped, conflicts, adopted)
+
+
+def _deletion_guard(
+    count: int,
+    namespace_size: int,
+    *,
+    rejected: int = 0,
+    empty: bool = False,
+    max_delete_fraction: float,
+    allow_mass_delete: bool,
+) -> str | None:
+    """Why these deletions must not happen, or None when they may."""
+    if not count:
+        return None
+    if rejected:
+        return (
+            f"{count} indexed items are missing from the file, but {rejected} items "
             "were rejected, so nothing is deleted until the file is clean"
         )
-    elif to_delete and not allow_mass_delete and len(to_delete) > max_delete_fraction * len(stored):
-        skipped = (
-            f"the file would delete {len(to_delete)} of {len(stored)} indexed items, more than "
+    if empty:
+        return (
+            f"the file lists no items, so it would delete {count} of {namespace_size} indexed "
+            "items; nothing is deleted (delete the object to remove its items)"
+        )
+    if not allow_mass_delete and count > max_delete_fraction * namespace_size:
+        return (
+            f"this would delete {count} of {namespace_size} indexed items, more than "
             f"{max_delete_fraction:.0%}; nothing is deleted (override: RAGFOOD_MAX_DELETE_FRACTION "
             "or --allow-mass-delete)"
         )
-    if skipped:
-        to_delete = []
-    return SyncPlan(to_upsert, unchanged, to_delete, skipped)
+    return None
+
+
+def stored_for(
+    gateway: VectorGateway, namespace: str, ids: Sequence[str], retry: RetryBudget
+) -> tuple[dict[str, StoredItem], int]:
+    """The stored items a sync of these ids must see, and the namespace's size.
+
+    When the namespace holds no more vectors than the file lists, fetching the file's ids (in
+    parallel) may account for all of them: then nothing else exists and no listing is needed.
+    Otherwise every vector's metadata is listed, page after page (the range cursor is sequential).
+    """
+    info = retry(gateway.info)
+    size, pending = info.namespaces.get(namespace, 0), info.pending.get(namespace, 0)
+    if pending == 0 and size <= len(ids):
+        found = gateway.fetch_items(ids, namespace, retry=retry) if size else {}
+        if len(found) == size:
+            return found, size
+    items = gateway.stored_items(namespace, retry=retry)
+    return items, max(size, len(items))
 
 
 def sync_foods(
@@ -93,8 +182,13 @@ def sync_foods(
     max_delete_fraction: float = 0.5,
     allow_mass_delete: bool = False,
     progress: SyncProgress | None = None,
+    budget_s: float = DEFAULT_BUDGET_S,
 ) -> SyncReport:
-    """Parse, plan and apply one upload. Vector errors propagate: the caller decides to retry."""
+    """Parse, plan and apply one upload as `source`.
+
+    Transient vector errors are retried within `budget_s` for the whole sync, then propagate (the
+    caller decides to retry); a used-up quota stops at once with a 'failed' report.
+    """
     started = time.perf_counter()
     report = SyncReport(source=source, namespace=namespace, status="ok")
     try:
@@ -106,18 +200,54 @@ def sync_foods(
         return report
     report.items, report.rejected, report.warnings = parsed.total, parsed.rejects, parsed.warnings
     report.timings_ms["parse"] = _ms(started)
+    retry = RetryBudget(budget_s)
+    try:
+        _apply(
+            parsed.records,
+            len(parsed.rejects),
+            gateway,
+            report,
+            retry,
+            progress,
+            max_delete_fraction=max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+        )
+    except VectorQuotaExceeded as exc:
+        report.status, report.error = "failed", str(exc)
+        report.timings_ms["total"] = _ms(started)
+        logger.error(
+            "upload stopped by a used-up quota", extra={"source": source, "error": str(exc)}
+        )
+        return report
+    report.timings_ms["total"] = _ms(started)
+    if report.rejected and not parsed.records:
+        # Nothing usable at all: as much a failed upload as one that is not JSON.
+        report.status = "rejected"
+        report.error = f"{source}: none of the {report.items} items is valid"
+    elif report.rejected or report.deletions_skipped or report.conflicts:
+        report.status = "partial"
+    _log(report, retry)
+    return report
 
+
+def _apply(
+    records: Sequence[FoodRecord],
+    rejected: int,
+    gateway: VectorGateway,
+    report: SyncReport,
+    retry: RetryBudget,
+    progress: SyncProgress | None,
+    **guard: Any,
+) -> None:
+    namespace, source = report.namespace, report.source
     mark = time.perf_counter()
-    stored = gateway.stored_hashes(namespace)
+    stored, size = stored_for(gateway, namespace, [r.id for r in records], retry)
     report.timings_ms["list"] = _ms(mark)
     plan = plan_sync(
-        parsed.records,
-        stored,
-        rejected=len(parsed.rejects),
-        max_delete_fraction=max_delete_fraction,
-        allow_mass_delete=allow_mass_delete,
+        records, stored, source=source, namespace_size=size, rejected=rejected, **guard
     )
     report.unchanged, report.deletions_skipped = plan.unchanged, plan.deletions_skipped
+    report.conflicts, report.adopted = plan.conflicts, plan.adopted
 
     mark = time.perf_counter()
     report.upserted = gateway.upsert(
@@ -125,6 +255,7 @@ def sync_foods(
         namespace=namespace,
         source=source,
         progress=_stage(progress, "upsert", len(plan.to_upsert)),
+        retry=retry,
     )
     report.timings_ms["upsert"] = _ms(mark)
     mark = time.perf_counter()
@@ -132,30 +263,63 @@ def sync_foods(
         plan.to_delete,
         namespace=namespace,
         progress=_stage(progress, "delete", len(plan.to_delete)),
+        retry=retry,
     )
     report.timings_ms["delete"] = _ms(mark)
+
+
+def remove_source(
+    gateway: VectorGateway,
+    *,
+    namespace: str,
+    source: str,
+    max_delete_fraction: float = 0.5,
+    allow_mass_delete: bool = False,
+    budget_s: float = DEFAULT_BUDGET_S,
+) -> SyncReport:
+    """The file `source` was removed: delete the items it owns, under the mass-delete guard."""
+    started = time.perf_counter()
+    report = SyncReport(source=source, namespace=namespace, status="ok")
+    retry = RetryBudget(budget_s)
+    try:
+        stored = gateway.stored_items(namespace, retry=retry)
+        owned = sorted(i for i, item in stored.items() if item.source == source)
+        report.items = len(owned)
+        report.deletions_skipped = _deletion_guard(
+            len(owned),
+            len(stored),
+            max_delete_fraction=max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+        )
+        if not report.deletions_skipped:
+            report.deleted = gateway.delete(owned, namespace=namespace, retry=retry)
+        else:
+            report.status = "partial"
+    except VectorQuotaExceeded as exc:
+        report.status, report.error = "failed", str(exc)
     report.timings_ms["total"] = _ms(started)
-    if report.rejected and not parsed.records:
-        # Nothing usable at all: as much a failed upload as one that is not JSON.
-        report.status = "rejected"
-        report.error = f"{source}: none of the {report.items} items is valid"
-    elif report.rejected or report.deletions_skipped:
-        report.status = "partial"
+    _log(report, retry)
+    return report
+
+
+def _log(report: SyncReport, retry: RetryBudget) -> None:
     logger.info(
         "upload synced",
         extra={
-            "source": source,
-            "namespace": namespace,
+            "source": report.source,
+            "namespace": report.namespace,
             "status": report.status,
             "items": report.items,
             "upserted": report.upserted,
             "unchanged": report.unchanged,
             "deleted": report.deleted,
+            "adopted": report.adopted,
+            "conflicts": len(report.conflicts),
             "rejected": len(report.rejected),
+            "retried_operations": retry.retries,
             "timings_ms": report.timings_ms,
         },
     )
-    return report
 
 
 def _stage(progress: SyncProgress | None, stage: str, total: int) -> Callable[[int], None] | None:

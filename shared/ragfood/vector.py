@@ -7,24 +7,29 @@ The SDK's own httpx client is swapped for ours so every call gets bounded retrie
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
 from upstash_vector import Index
+from upstash_vector.core.index_operations import QUERY_DATA_PATH
 from upstash_vector.errors import UpstashError
-from upstash_vector.types import Data
+from upstash_vector.types import Data, QueryResult
 
+from ragfood.enrichment import recover_text
 from ragfood.errors import (
     VectorAuthError,
     VectorError,
     VectorIndexMisconfigured,
+    VectorQuotaExceeded,
     VectorRequestError,
     VectorUnavailable,
 )
+from ragfood.relevance import Found
 from ragfood.retry import RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
@@ -34,6 +39,8 @@ MAX_BATCH = 1000  # Upstash: at most 1000 vectors per write and 1000 per read
 MAX_FILTER_VALUE_CHARS = 100
 
 Progress = Callable[[int], None]
+# Runs one request-sized operation, retrying it as a whole if the caller's budget allows.
+Retry = Callable[[Callable[[], Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +64,41 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredItem:
+    """What a sync needs to know of a stored vector: its content hash and which file owns it.
+
+    `legacy` marks vectors written before items stopped carrying their text in metadata: their
+    `source` may be in another format, so any file that lists them may adopt them.
+    """
+
+    hash: str | None
+    source: str | None
+    legacy: bool = False
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any] | None) -> StoredItem:
+        meta = metadata or {}
+        source = meta.get("source")
+        return cls(
+            hash=meta.get("hash"),
+            source=source if isinstance(source, str) else None,
+            legacy="text" in meta or "hash" not in meta,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class IndexInfo:
     vector_count: int
     dimension: int
     similarity: str
     embedding_model: str | None
     namespaces: dict[str, int]
+    pending: dict[str, int] = field(default_factory=dict)
+    sparse_model: str | None = None  # hybrid indexes: the sparse side's model (e.g. "BM25")
+
+    @property
+    def hybrid(self) -> bool:
+        return self.sparse_model is not None
 
 
 def build_filter(region: str | None = None, type_: str | None = None) -> str:
@@ -106,7 +142,12 @@ def make_client(
 ) -> httpx.Client:
     """A retrying client whose failures become our typed vector errors; share one per container."""
     return retrying_client(
-        policy, timeout_s, on_retry=on_retry, inner=inner, response_hooks=[_raise_for_status]
+        policy,
+        timeout_s,
+        on_retry=on_retry,
+        inner=inner,
+        response_hooks=[_raise_for_status],
+        give_up=is_quota_response,
     )
 
 
@@ -151,7 +192,7 @@ class VectorGateway:
                 data=text,
                 top_k=top_k,
                 include_metadata=True,
-                include_data=False,
+                include_data=True,
                 filter=filter_,
                 namespace=namespace,
             )
@@ -159,32 +200,108 @@ class VectorGateway:
         for result in results:
             if result.score < min_score:
                 continue
-            meta = result.metadata or {}
-            hits.append(
-                Hit(
-                    id=result.id,
-                    score=float(result.score),
-                    text=str(meta.get("text", "")),
-                    region=meta.get("region"),
-                    type=meta.get("type"),
-                )
-            )
+            hits.append(_hit(result.id, float(result.score), result.metadata, result.data))
         return hits
+
+    def find(
+        self,
+        text: str,
+        *,
+        namespace: str = "",
+        depth: int = 10,
+        filter_: str = "",
+        hybrid: bool = False,
+    ) -> tuple[list[Found], list[Found]]:
+        """The dense and the sparse candidates for a question, in ONE request.
+
+        On a hybrid index both lists come from one batch request to /query-data (a JSON array,
+        one query per queryMode; the SDK's query_many cannot set queryMode in 0.8.x, so we build
+        the body and send it through the SDK's own request path). Dense scores are normalised
+        0..1; sparse scores are not used. On a dense-only index the sparse list is empty.
+        """
+        query: dict[str, Any] = {
+            "data": text,
+            "topK": depth,
+            "includeMetadata": True,
+            "includeData": True,
+            "includeVectors": False,
+            "filter": filter_,
+        }
+        path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
+        with _translated(self.url):
+            if not hybrid:
+                return [
+                    _found(r)
+                    for r in self._index.query(
+                        data=text,
+                        top_k=depth,
+                        include_metadata=True,
+                        include_data=True,
+                        filter=filter_,
+                        namespace=namespace,
+                    )
+                ], []
+            payload = [
+                {**query, "queryMode": "DENSE"},
+                {**query, "queryMode": "SPARSE", "weightingStrategy": "IDF"},
+            ]
+            dense, sparse = self._index._execute_request(payload=payload, path=path)
+            return (
+                [_found(QueryResult._from_json(obj)) for obj in dense],
+                [_found(QueryResult._from_json(obj)) for obj in sparse],
+            )
 
     def stored_hashes(self, namespace: str = "") -> dict[str, str | None]:
         """id -> content hash of everything in the namespace (None for vectors we did not write)."""
-        hashes: dict[str, str | None] = {}
+        return {id_: item.hash for id_, item in self.stored_items(namespace).items()}
+
+    def stored_items(
+        self, namespace: str = "", *, retry: Retry | None = None
+    ) -> dict[str, StoredItem]:
+        """Every vector of the namespace, metadata only (no data, so no item text since v2).
+
+        Pages are fetched one after another: the range cursor only comes with the previous page.
+        """
+        items: dict[str, StoredItem] = {}
         cursor = ""
+        run = retry or _once
         while True:
-            with _translated(self.url):
-                page = self._index.range(
-                    cursor=cursor, limit=MAX_BATCH, include_metadata=True, namespace=namespace
-                )
+
+            def page_at(cursor: str = cursor) -> Any:
+                with _translated(self.url):
+                    return self._index.range(
+                        cursor=cursor,
+                        limit=MAX_BATCH,
+                        include_metadata=True,
+                        include_data=False,
+                        namespace=namespace,
+                    )
+
+            page = run(page_at)
             for vector in page.vectors:
-                hashes[vector.id] = (vector.metadata or {}).get("hash")
+                items[vector.id] = StoredItem.from_metadata(vector.metadata)
             cursor = page.next_cursor
             if not cursor:
-                return hashes
+                return items
+
+    def fetch_items(
+        self, ids: Sequence[str], namespace: str = "", *, retry: Retry | None = None
+    ) -> dict[str, StoredItem]:
+        """The stored state of these ids (absent ones left out); pages fetched in parallel."""
+        found: dict[str, StoredItem] = {}
+
+        def send(batch: Sequence[str]) -> int:
+            with _translated(self.url):
+                vectors = self._index.fetch(
+                    list(batch), include_metadata=True, include_data=False, namespace=namespace
+                )
+            for id_, vector in zip(batch, vectors, strict=True):
+                if vector is not None:
+                    found[id_] = StoredItem.from_metadata(vector.metadata)
+            return len(batch)
+
+        self._in_parallel(send, _chunks(ids, MAX_BATCH), None, retry)
+        return found
 
     def upsert(
         self,
@@ -193,6 +310,7 @@ class VectorGateway:
         namespace: str = "",
         source: str = "",
         progress: Progress | None = None,
+        retry: Retry | None = None,
     ) -> int:
         """Upsert records as data (Upstash embeds them); several batches in flight at once."""
 
@@ -202,16 +320,23 @@ class VectorGateway:
                 self._index.upsert(payload, namespace=namespace)
             return len(batch)
 
-        return self._in_parallel(send, _chunks(records, self._batch_size), progress)
+        return self._in_parallel(send, _chunks(records, self._batch_size), progress, retry)
 
     def delete(
-        self, ids: Sequence[str], *, namespace: str = "", progress: Progress | None = None
+        self,
+        ids: Sequence[str],
+        *,
+        namespace: str = "",
+        progress: Progress | None = None,
+        retry: Retry | None = None,
     ) -> int:
         def send(batch: Sequence[str]) -> int:
             with _translated(self.url):
-                return self._index.delete(list(batch), namespace=namespace).deleted
+                self._index.delete(list(batch), namespace=namespace)
+            # Counted as sent, not as found: a retried batch may find some already deleted.
+            return len(batch)
 
-        return self._in_parallel(send, _chunks(ids, MAX_BATCH), progress)
+        return self._in_parallel(send, _chunks(ids, MAX_BATCH), progress, retry)
 
     def info(self) -> IndexInfo:
         with _translated(self.url):
@@ -223,6 +348,8 @@ class VectorGateway:
             similarity=info.similarity_function,
             embedding_model=dense.embedding_model if dense else None,
             namespaces={ns: n.vector_count for ns, n in info.namespaces.items()},
+            pending={ns: n.pending_vector_count for ns, n in info.namespaces.items()},
+            sparse_model=info.sparse_index.embedding_model if info.sparse_index else None,
         )
 
     def check_write_access(self, namespace: str = "") -> None:
@@ -235,23 +362,30 @@ class VectorGateway:
         send: Callable[[Any], int],
         batches: Iterable[Sequence[Any]],
         progress: Progress | None,
+        retry: Retry | None = None,
     ) -> int:
         batches = list(batches)
+        run = retry or _once
+
+        def send_one(batch: Sequence[Any]) -> int:
+            return run(lambda: send(batch))
+
         if len(batches) <= 1 or self._parallelism == 1:
             done = 0
             for batch in batches:
-                done += send(batch)
+                done += send_one(batch)
                 if progress:
                     progress(len(batch))
             return done
         # Imported here: only ingest needs threads; the ask function's cold start need not pay.
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         done = 0
         with ThreadPoolExecutor(self._parallelism, thread_name_prefix="vector") as pool:
-            pending = {pool.submit(send, batch) for batch in batches}
+            pending = {pool.submit(send_one, batch) for batch in batches}
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                # FIRST_COMPLETED: progress moves as each batch lands, not once all have.
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     if future.exception() is not None:
                         # Stop sending more; batches already in flight finish on their own.
@@ -263,6 +397,27 @@ class VectorGateway:
                     if progress:
                         progress(count)
         return done
+
+
+def _found(result: QueryResult) -> Found:
+    """A candidate: ``document`` is the indexed text (coverage is measured on it), ``text`` the
+    item's own, recovered as `_hit` does."""
+    hit = _hit(result.id, float(result.score), result.metadata, result.data)
+    return Found(hit.id, hit.score, result.data or hit.text, hit.text, hit.region, hit.type)
+
+
+def _once(operation: Callable[[], Any]) -> Any:
+    return operation()
+
+
+def _hit(id_: str, score: float, metadata: dict[str, Any] | None, data: str | None) -> Hit:
+    meta = metadata or {}
+    region, type_ = meta.get("region"), meta.get("type")
+    # Vectors written before the text moved to `data` still carry it in metadata: it wins.
+    text = meta.get("text")
+    if not isinstance(text, str):
+        text = recover_text(data or "", region, type_)
+    return Hit(id=id_, score=score, text=text, region=region, type=type_)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -322,6 +477,13 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise VectorIndexMisconfigured(
             f"the index at {host} rejected the vector dimension: {message}", status
         )
+    if is_quota_error(status, message):
+        raise VectorQuotaExceeded(
+            f"the vector index at {host} has used up a quota ({message}); retrying cannot help "
+            "until it resets (daily quotas each day, monthly ones each month) or the plan's "
+            "limits are raised in the Upstash console",
+            status,
+        )
     if status in (401, 403):
         hint = (
             "check UPSTASH_VECTOR_REST_TOKEN / UPSTASH_VECTOR_REST_READONLY_TOKEN"
@@ -337,6 +499,25 @@ def _raise_for_status(response: httpx.Response) -> None:
             f"vector index at {host} answered HTTP {status} after retries: {message}", status
         )
     raise VectorRequestError(f"vector index at {host} rejected the request: {message}", status)
+
+
+# Upstash's wording ("ERR max daily request limit exceeded", "ERR max requests limit exceeded" for
+# the monthly one, "... quota exceeded"): a 429 that says this is not a transient throttle.
+_QUOTA_WORDS = re.compile(
+    r"\b(daily|monthly)\b.*\b(limit|quota)\b|max requests limit|\bquota\b", re.IGNORECASE
+)
+
+
+def is_quota_error(status: int, message: str) -> bool:
+    return status in (400, 403, 429) and bool(_QUOTA_WORDS.search(message))
+
+
+def is_quota_response(response: httpx.Response) -> bool:
+    """For the retrying transport: answers that must not be retried (read before calling)."""
+    if response.status_code not in (400, 403, 429):
+        return False
+    response.read()
+    return is_quota_error(response.status_code, _error_message(response))
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -1,21 +1,39 @@
-"""Retrieval evaluation over a labelled question set (`ragfood eval`).
+"""Retrieval evaluation and calibration over a labelled question set (`ragfood eval`).
 
-Each question lists the ids that answer it (none for questions the data cannot answer). We report
-recall@k (a relevant item among the first k), MRR, how often unanswerable questions are refused at
-the configured min score, and how often answerable ones are wrongly refused.
+Each question lists the ids that answer it (none for questions the data cannot answer). For each
+question we fetch the candidates ONCE (the same single vector request the ask path makes), then
+score any relevance setting offline with the pure functions below:
+
+- `evaluate`: recall@k (a relevant item among the first k sources actually returned, so a refused
+  answerable question is a miss), MRR, unanswerable questions refused, answerable ones wrongly
+  refused;
+- `calibrate`: stratified k-fold cross-validation. In each fold the setting (lexical weight, min
+  score) is chosen on the other folds only and scored on the held-out one; the figures printed are
+  pooled over the held-out folds. The setting to deploy is then chosen the same way on all
+  questions: the held-out figures estimate how that procedure does on questions it has not seen.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragfood.vector import Hit
+import numpy as np
+
+from ragfood.relevance import Candidate, RelevanceSettings, rank
 
 KS = (1, 3, 5)
+
+# The settings calibration chooses from. Lexical weight 0 is plain dense retrieval.
+WEIGHTS = tuple(round(w, 2) for w in np.arange(0.0, 0.61, 0.05))
+MIN_SCORES = tuple(round(t, 4) for t in np.arange(0.40, 1.0001, 0.0025))
+# Answerable questions a setting may refuse on its training folds. Zero leaves a margin for
+# questions unlike the training ones: the held-out figures say what that margin buys.
+MAX_FALSE_REFUSAL = 0.0
 
 
 @dataclass(frozen=True)
@@ -29,9 +47,18 @@ class Question:
         return bool(self.expected_ids)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """A question and every candidate retrieval found for it (unranked)."""
+
+    question: Question
+    candidates: tuple[Candidate, ...]
+
+
 @dataclass
 class EvalResult:
     min_score: float
+    lexical_weight: float = 0.0
     answerable: int = 0
     unanswerable: int = 0
     hits_at: dict[int, int] = field(default_factory=lambda: {k: 0 for k in KS})
@@ -64,6 +91,7 @@ class EvalResult:
             **{f"recall@{k}": round(self.recall(k), 3) for k in KS},
             "mrr": round(self.mrr, 3),
             "min_score": self.min_score,
+            "lexical_weight": self.lexical_weight,
             "no_answer_refused": round(self.refusal_rate, 3),
             "answerable_wrongly_refused": round(self.false_refusal_rate, 3),
             "by_kind": self.by_kind,
@@ -86,38 +114,186 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def evaluate(
-    questions: Sequence[Question],
-    retrieve: Callable[[str], list[Hit]],
-    *,
-    min_score: float,
-) -> EvalResult:
-    """`retrieve` must return up to max(KS) hits, best first, without a score threshold."""
-    result = EvalResult(min_score=min_score)
+def observe(
+    questions: Sequence[Question], candidates: Callable[[str], Sequence[Candidate]]
+) -> list[Observation]:
+    """One retrieval per question; everything after this is offline."""
+    return [Observation(q, tuple(candidates(q.question))) for q in questions]
+
+
+def evaluate(observations: Sequence[Observation], settings: RelevanceSettings) -> EvalResult:
+    """Score one setting: the sources a user would get, up to max(KS), best first."""
+    result = EvalResult(min_score=settings.min_score, lexical_weight=settings.lexical_weight)
     kinds: dict[str, list[float]] = {}
-    for q in questions:
-        hits = retrieve(q.question)
-        passes = bool(hits) and hits[0].score >= min_score
+    for obs in observations:
+        q = obs.question
+        ranked = rank(obs.candidates, settings)
+        passes = bool(ranked) and ranked[0][1] >= settings.min_score
+        ids = [c.id for c, _ in ranked[: max(KS)]] if passes else []
         if not q.answerable:
             result.unanswerable += 1
             result.refused_correctly += not passes
             kinds.setdefault(q.kind, []).append(float(not passes))
             if passes:
-                result.misses.append({"question": q.question, "got": hits[0].id, "expected": []})
+                result.misses.append({"question": q.question, "got": ids[:1], "expected": []})
             continue
         result.answerable += 1
-        ids = [hit.id for hit in hits]
-        rank = next((n for n, i in enumerate(ids, start=1) if i in q.expected_ids), None)
+        position = next((n for n, i in enumerate(ids, start=1) if i in q.expected_ids), None)
         for k in KS:
-            result.hits_at[k] += rank is not None and rank <= k
-        result.reciprocal_rank_sum += 1 / rank if rank else 0.0
+            result.hits_at[k] += position is not None and position <= k
+        result.reciprocal_rank_sum += 1 / position if position else 0.0
         result.refused_wrongly += not passes
-        kinds.setdefault(q.kind, []).append(float(rank is not None and rank <= 3))
-        if rank != 1:
+        kinds.setdefault(q.kind, []).append(float(position is not None and position <= 3))
+        if position != 1:
+            got = ids[:3] if passes else "refused"
             result.misses.append(
-                {"question": q.question, "got": ids[:3], "expected": list(q.expected_ids)}
+                {"question": q.question, "got": got, "expected": list(q.expected_ids)}
             )
     result.by_kind = {
         kind: {"questions": len(v), "score": round(sum(v) / len(v), 3)} for kind, v in kinds.items()
     }
     return result
+
+
+def choose(
+    observations: Sequence[Observation],
+    *,
+    weights: Sequence[float] = WEIGHTS,
+    min_scores: Sequence[float] = MIN_SCORES,
+    max_false_refusal: float = MAX_FALSE_REFUSAL,
+) -> RelevanceSettings:
+    """The setting that does best on these questions (and only these).
+
+    Among settings that refuse at most `max_false_refusal` of the answerable questions: the most
+    unanswerable questions refused plus recall@3; then the best MRR; then the min score farthest
+    from every question's best score (the middle of the gap); then the smaller lexical weight.
+    With no such setting, the fewest false refusals.
+    """
+    thresholds = np.asarray(min_scores, dtype=np.float64)
+    answerable = np.array([obs.question.answerable for obs in observations])
+    n_answerable = max(1, int(answerable.sum()))
+    n_unanswerable = max(1, int((~answerable).sum()))
+    best: tuple[Any, ...] | None = None
+    for weight in weights:
+        tops, positions = _tops_and_positions(observations, weight)
+        passes = tops[:, None] >= thresholds[None, :]  # question x threshold
+        false_refusal = (~passes[answerable]).sum(axis=0) / n_answerable
+        refused = (~passes[~answerable]).sum(axis=0) / n_unanswerable
+        found = passes[answerable] & (positions[answerable] <= 3)[:, None]
+        recall3 = found.sum(axis=0) / n_answerable
+        rr = np.where(positions[answerable] <= max(KS), 1.0 / positions[answerable], 0.0)
+        mrr = (passes[answerable] * rr[:, None]).sum(axis=0) / n_answerable
+        # Distance to the nearest question's best score: among equally good thresholds, the one
+        # in the middle of the gap is the least likely to flip on questions not seen here.
+        margin = np.abs(tops[:, None] - thresholds[None, :]).min(axis=0)
+        for j, threshold in enumerate(thresholds):
+            feasible = false_refusal[j] <= max_false_refusal + 1e-9
+            key = (
+                feasible,
+                round(float(refused[j] + recall3[j]), 9) if feasible else -false_refusal[j],
+                round(float(mrr[j]), 9),
+                round(float(margin[j]), 4),
+                -weight,
+            )
+            if best is None or key > best[0]:
+                best = (key, RelevanceSettings(float(weight), float(threshold)))
+    assert best is not None, "no settings to choose from"
+    return best[1]
+
+
+def _tops_and_positions(
+    observations: Sequence[Observation], weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the best relevance, and the position of the first expected id (inf: none)."""
+    settings = RelevanceSettings(weight, 0.0)
+    tops, positions = [], []
+    for obs in observations:
+        ranked = rank(obs.candidates, settings)
+        tops.append(ranked[0][1] if ranked else -np.inf)
+        ids = [c.id for c, _ in ranked]
+        expected = obs.question.expected_ids
+        positions.append(next((n for n, i in enumerate(ids, 1) if i in expected), np.inf))
+    return np.asarray(tops, dtype=np.float64), np.asarray(positions, dtype=np.float64)
+
+
+def stratified_folds(questions: Sequence[Question], k: int, seed: int = 0) -> list[list[int]]:
+    """k disjoint folds of question indexes, each with its share of unanswerable questions."""
+    if k < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    rng = random.Random(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    offset = 0
+    for answerable in (True, False):
+        group = [i for i, q in enumerate(questions) if q.answerable is answerable]
+        rng.shuffle(group)
+        for n, index in enumerate(group):
+            folds[(n + offset) % k].append(index)
+        offset += len(group)  # the next group starts where this one stopped
+    return [sorted(fold) for fold in folds]
+
+
+@dataclass
+class Calibration:
+    folds: list[dict[str, Any]]  # per fold: the setting chosen without it, its held-out figures
+    held_out: EvalResult  # pooled over the held-out folds (each question scored once)
+    chosen: RelevanceSettings  # chosen on all questions: the setting to deploy
+
+    def as_dict(self) -> dict[str, Any]:
+        held = self.held_out.as_dict()
+        held.pop("min_score")
+        held.pop("lexical_weight")
+        return {
+            "folds": self.folds,
+            "held_out": held,
+            "chosen": {
+                "RAGFOOD_MIN_SCORE": self.chosen.min_score,
+                "RAGFOOD_LEXICAL_WEIGHT": self.chosen.lexical_weight,
+            },
+        }
+
+
+def calibrate(
+    observations: Sequence[Observation],
+    *,
+    k: int = 5,
+    seed: int = 0,
+    choose_fn: Callable[[Sequence[Observation]], RelevanceSettings] = choose,
+) -> Calibration:
+    """k-fold cross-validation of `choose_fn`; no setting is scored on questions it was tuned on."""
+    folds = stratified_folds([obs.question for obs in observations], k, seed)
+    pooled = EvalResult(min_score=float("nan"))
+    per_fold = []
+    for n, test in enumerate(folds):
+        held = set(test)
+        train = [obs for i, obs in enumerate(observations) if i not in held]
+        setting = choose_fn(train)
+        result = evaluate([observations[i] for i in test], setting)
+        per_fold.append(
+            {
+                "fold": n + 1,
+                "questions": len(test),
+                "lexical_weight": setting.lexical_weight,
+                "min_score": setting.min_score,
+                **{f"recall@{k}": round(result.recall(k), 3) for k in KS},
+                "no_answer_refused": round(result.refusal_rate, 3),
+                "answerable_wrongly_refused": round(result.false_refusal_rate, 3),
+            }
+        )
+        _accumulate(pooled, result)
+    return Calibration(per_fold, pooled, choose_fn(observations))
+
+
+def _accumulate(total: EvalResult, part: EvalResult) -> None:
+    total.answerable += part.answerable
+    total.unanswerable += part.unanswerable
+    for k in KS:
+        total.hits_at[k] += part.hits_at[k]
+    total.reciprocal_rank_sum += part.reciprocal_rank_sum
+    total.refused_correctly += part.refused_correctly
+    total.refused_wrongly += part.refused_wrongly
+    total.misses.extend(part.misses)
+    for kind, values in part.by_kind.items():
+        old = total.by_kind.get(kind, {"questions": 0, "score": 0.0})
+        count = old["questions"] + values["questions"]
+        score = (old["score"] * old["questions"] + values["score"] * values["questions"]) / count
+        total.by_kind[kind] = {"questions": count, "score": round(score, 3)}

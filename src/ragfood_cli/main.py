@@ -72,10 +72,21 @@ def ingest(
     allow_mass_delete: Annotated[
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Name the items' owner (default: the file's name). Several files may share a "
+            "namespace: each prunes only the items of its own source.",
+        ),
+    ] = None,
 ) -> None:
     """Sync FILE into the index: upsert new/changed items, delete removed ones, report the rest.
 
-    Exits 1 when the file was rejected, 2 when some items were rejected.
+    FILE owns the items it lists (under its name, or --source): items of other files in the same
+    namespace are never deleted, and ids they already own are reported as conflicts.
+    Exits 1 when the file was rejected or a quota stopped it, 2 when some items were rejected or
+    conflicted.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -105,7 +116,7 @@ def ingest(
                 file.read_bytes(),
                 gateway,
                 namespace=settings.namespace if namespace is None else namespace,
-                source=str(file),
+                source=file.name if source is None else source,
                 max_delete_fraction=settings.max_delete_fraction,
                 allow_mass_delete=allow_mass_delete,
                 progress=progress,
@@ -117,9 +128,9 @@ def ingest(
         print(json.dumps(data, indent=2))
     else:
         print_report(data)
-    if report.status == "rejected":
+    if report.status in ("rejected", "failed"):
         raise typer.Exit(1)
-    if report.rejected:
+    if report.rejected or report.conflicts:
         raise typer.Exit(2)
 
 
@@ -288,46 +299,110 @@ def evaluate(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Labelled questions.")],
     as_json: JsonFlag = False,
     namespace: Namespace = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Choose RAGFOOD_MIN_SCORE and RAGFOOD_LEXICAL_WEIGHT by k-fold cross-validation "
+            "and print held-out figures.",
+        ),
+    ] = False,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Folds for --calibrate.")] = 5,
+    seed: Annotated[int, typer.Option(help="Shuffle seed of the folds.")] = 0,
 ) -> None:
     """Measure retrieval on a labelled question set: recall@1/3/5, MRR, no-answer refusals."""
-    from rich.table import Table
-
     from ragfood import services
     from ragfood.errors import RagfoodError
-    from ragfood.pipeline import AskOptions
-    from ragfood_cli.evaluate import KS, load_questions
-    from ragfood_cli.evaluate import evaluate as run_eval
+    from ragfood.relevance import RelevanceSettings
+    from ragfood_cli import evaluate as ev
 
     settings = _core_settings()
     try:
-        questions = load_questions(file)
+        questions = ev.load_questions(file)
     except (ValueError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from None
-    pipeline = services.pipeline()
-    options = AskOptions(top_k=max(KS), min_score=0.0, namespace=namespace)
+    retriever = services.pipeline().retriever
+    ns = settings.namespace if namespace is None else namespace
     try:
-        result = run_eval(
-            questions, lambda q: pipeline.retrieve(q, options), min_score=settings.min_score
+        observations = ev.observe(
+            questions, lambda q: retriever.candidates(q, namespace=ns, top_k=max(ev.KS))
         )
+        kind = "hybrid" if retriever.hybrid else "dense"
     except RagfoodError as exc:
         raise _fail(str(exc)) from None
-    data = result.as_dict()
+    if calibrate:
+        if len(questions) < folds or all(q.answerable for q in questions):
+            raise _fail(f"--calibrate needs at least {folds} questions, some unanswerable")
+        report = ev.calibrate(observations, k=folds, seed=seed)
+        _print_calibration(file, report, kind, as_json)
+        return
+    current = RelevanceSettings(settings.lexical_weight, settings.min_score)
+    data = ev.evaluate(observations, current).as_dict()
+    data["retrieval"] = kind
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    table = Table(title=f"retrieval on {file.name} ({data['questions']} questions)")
+    title = f"retrieval on {file.name} ({data['questions']} questions, {kind} index)"
+    setting = f"min score {settings.min_score}, lexical weight {settings.lexical_weight}"
+    console.print(_metrics_table(title, data, setting))
+
+
+def _metrics_table(title: str, data: dict[str, Any], setting: str) -> Any:
+    from rich.table import Table
+
+    from ragfood_cli.evaluate import KS
+
+    table = Table(title=escape(title))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k in KS:
         table.add_row(f"recall@{k}", f"{data[f'recall@{k}']:.3f}")
     table.add_row("MRR", f"{data['mrr']:.3f}")
-    table.add_row(
-        f"no-answer refused (min score {settings.min_score})", str(data["no_answer_refused"])
-    )
-    table.add_row("answerable wrongly refused", str(data["answerable_wrongly_refused"]))
+    table.add_row(f"no-answer refused ({setting})", f"{data['no_answer_refused']:.3f}")
+    table.add_row("answerable wrongly refused", f"{data['answerable_wrongly_refused']:.3f}")
     for kind, values in data["by_kind"].items():
-        table.add_row(f"  {kind} ({values['questions']})", f"{values['score']:.3f}")
-    console.print(table)
+        table.add_row(f"  {escape(kind)} ({values['questions']})", f"{values['score']:.3f}")
+    return table
+
+
+def _print_calibration(file: Path, report: Any, kind: str, as_json: bool) -> None:
+    from rich.table import Table
+
+    data = report.as_dict()
+    data["retrieval"] = kind
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    folds = Table(title="settings chosen without each fold, scored on it")
+    for column in (
+        "fold",
+        "questions",
+        "lexical weight",
+        "min score",
+        "recall@3",
+        "refused",
+        "wrongly refused",
+    ):
+        folds.add_column(column, justify="right")
+    for f in data["folds"]:
+        folds.add_row(
+            str(f["fold"]),
+            str(f["questions"]),
+            f"{f['lexical_weight']:.2f}",
+            f"{f['min_score']:.4f}",
+            f"{f['recall@3']:.3f}",
+            f"{f['no_answer_refused']:.3f}",
+            f"{f['answerable_wrongly_refused']:.3f}",
+        )
+    console.print(folds)
+    held = data["held_out"]
+    title = f"held-out figures on {file.name} ({held['questions']} questions, {kind} index)"
+    console.print(_metrics_table(title, held, "held out"))
+    chosen = data["chosen"]
+    console.print("Chosen on all questions; set these in the ask function's environment:")
+    console.print(f"  RAGFOOD_RETRIEVAL={kind}")
+    for name, value in chosen.items():
+        console.print(f"  {name}={value}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,7 +42,7 @@ def print_answer(answer: dict[str, Any], *, show_answer: bool = True) -> None:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    colour = {"ok": "green", "partial": "yellow", "rejected": "red"}[report["status"]]
+    colour = {"ok": "green", "partial": "yellow", "skipped": "yellow"}.get(report["status"], "red")
     console.print(
         f"[bold {colour}]{report['status']}[/] {escape(report['source'])}", highlight=False
     )
@@ -62,5 +62,13 @@ def print_report(report: dict[str, Any]) -> None:
         console.print(f"  ... and {len(report['rejected']) - 20} more (see --json)")
     for warning in report.get("warnings", [])[:10]:
         console.print(f"  [yellow]warning[/] {escape(warning)}", highlight=False)
+    for conflict in report.get("conflicts", [])[:20]:
+        console.print(
+            f"  [yellow]conflict[/] id {escape(repr(conflict['id']))} is owned by "
+            f"{escape(conflict['owner'])}; not overwritten",
+            highlight=False,
+        )
+    if len(report.get("conflicts", [])) > 20:
+        console.print(f"  ... and {len(report['conflicts']) - 20} more conflicts (see --json)")
     if report.get("deletions_skipped"):
         console.print(f"  [yellow]deletions skipped:[/] {escape(report['deletions_skipped'])}")

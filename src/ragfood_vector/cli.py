@@ -87,6 +87,14 @@ def serve(
         help="Fraction of requests answered 429 or 503 before doing any work.",
     ),
     seed: int = typer.Option(0, envvar="RAGFOOD_VECTOR_SEED", help="Seed of the fault injection."),
+    retry_after: float | None = typer.Option(
+        None, envvar="RAGFOOD_VECTOR_RETRY_AFTER", help="Retry-After (s) sent with injected 429s."
+    ),
+    write_quota: int | None = typer.Option(
+        None,
+        envvar="RAGFOOD_VECTOR_WRITE_QUOTA",
+        help="Write requests allowed before writes fail like a used-up Upstash daily quota.",
+    ),
 ) -> None:
     """Serve the Upstash Vector REST API locally until interrupted."""
     from ragfood_vector.server import serve as run_server  # keeps `--help` fast
@@ -104,6 +112,8 @@ def serve(
             latency_ms=latency_ms,
             fail_rate=fail_rate,
             seed=seed,
+            retry_after_s=retry_after,
+            write_quota=write_quota,
         )
         run_server(config)
     except (ConfigError, StoreMismatchError) as exc:

@@ -37,6 +37,10 @@ class ServiceConfig:
     latency_ms: float = 0.0
     fail_rate: float = 0.0
     seed: int = 0
+    # Seconds sent as Retry-After with injected 429s (None: no header).
+    retry_after_s: float | None = None
+    # Write requests accepted before writes answer Upstash's used-up-quota error (None: no limit).
+    write_quota: int | None = None
 
     def __post_init__(self) -> None:
         # Accept str paths from callers but keep one type inside the service.

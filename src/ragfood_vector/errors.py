@@ -6,10 +6,11 @@ from __future__ import annotations
 class ApiError(Exception):
     """A failed request, answered as HTTP ``status`` with ``{"error": ..., "status": ...}``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def bad_request(message: str) -> ApiError:

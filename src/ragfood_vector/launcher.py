@@ -63,6 +63,8 @@ class VectorServer:
         latency_ms: float = 0,
         fail_rate: float = 0.0,
         seed: int = 0,
+        retry_after: float | None = None,
+        write_quota: int | None = None,
         token: str = DEFAULT_TOKEN,
         readonly_token: str = DEFAULT_READONLY_TOKEN,
         port: int | None = None,
@@ -75,6 +77,8 @@ class VectorServer:
         self.latency_ms = latency_ms
         self.fail_rate = fail_rate
         self.seed = seed
+        self.retry_after = retry_after
+        self.write_quota = write_quota
         self.token = token
         self.readonly_token = readonly_token
         self.dimension = dimension
@@ -106,6 +110,8 @@ class VectorServer:
             "--latency-ms", str(self.latency_ms),
             "--fail-rate", str(self.fail_rate),
             "--seed", str(self.seed),
+            *(["--retry-after", str(self.retry_after)] if self.retry_after is not None else []),
+            *(["--write-quota", str(self.write_quota)] if self.write_quota is not None else []),
         ]  # fmt: skip
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -334,8 +334,10 @@ HANDLERS: dict[str, Handler] = {
 assert set(HANDLERS) == READ_OPERATIONS | WRITE_OPERATIONS
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
 def build_app(config: ServiceConfig) -> Starlette:
@@ -365,7 +367,7 @@ def build_app(config: ServiceConfig) -> Starlette:
         )
     embedder = make_embedder(config.embedder, config.dimension)
     service = VectorService(config, embedder, store)
-    faults = FaultInjector(config.fail_rate, config.seed)
+    faults = FaultInjector(config.fail_rate, config.seed, config.retry_after_s, config.write_quota)
     latency = config.latency_ms / 1000.0
 
     async def api(request: Request) -> Response:
@@ -388,6 +390,8 @@ def build_app(config: ServiceConfig) -> Starlette:
             )
             # Before the body is even read, so an injected failure never changes anything.
             fault = faults.draw()
+            if fault is None and operation in WRITE_OPERATIONS:
+                fault = faults.charge_write()
             if fault is not None:
                 raise fault
             body = parse_json_body(await request.body())
@@ -395,7 +399,7 @@ def build_app(config: ServiceConfig) -> Starlette:
                 handler, service, namespace, body, request.query_params
             )
         except ApiError as exc:
-            return error_response(exc.status, exc.message)
+            return error_response(exc.status, exc.message, exc.headers)
         except Exception as exc:  # the SDK cannot parse a non-JSON 500, so always answer JSON
             logger.exception("internal error in %s", operation)
             return error_response(500, f"Internal error: {type(exc).__name__}: {exc}")

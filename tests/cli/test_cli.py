@@ -122,6 +122,41 @@ def test_eval_reports_recall_and_refusals(ragfood, ingested, tmp_path):
     assert data["no_answer_refused"] == 1.0
 
 
+def test_eval_calibrate_prints_held_out_figures_and_the_settings_to_use(
+    ragfood, ingested, tmp_path
+):
+    labelled = [
+        {"question": "Vietnamese beef noodle soup", "expected_ids": ["pho"]},
+        {"question": "noodle soup from Vietnam", "expected_ids": ["pho"]},
+        {"question": "Japanese rice cake", "expected_ids": ["mochi"]},
+        {"question": "rice cake for the new year", "expected_ids": ["mochi"]},
+        {"question": "fried dough with chocolate", "expected_ids": ["churros"]},
+        {"question": "Spanish fried dough sticks", "expected_ids": ["churros"]},
+        {"question": "zzzz qqqq xxxx", "expected_ids": []},
+        {"question": "wwww vvvv yyyy", "expected_ids": []},
+        {"question": "kkkk jjjj", "expected_ids": []},
+    ]
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps(labelled))
+    result = ragfood("eval", str(questions), "--calibrate", "--folds", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [f["questions"] for f in data["folds"]] == [3, 3, 3]
+    held = data["held_out"]
+    assert (held["answerable"], held["unanswerable"]) == (6, 3)
+    assert {"recall@1", "recall@3", "recall@5", "mrr", "no_answer_refused"} <= set(held)
+    assert set(data["chosen"]) == {"RAGFOOD_MIN_SCORE", "RAGFOOD_LEXICAL_WEIGHT"}
+    text = ragfood("eval", str(questions), "--calibrate", "--folds", "3").output
+    assert "RAGFOOD_MIN_SCORE=" in text and "held-out figures" in text
+
+
+def test_eval_calibrate_needs_unanswerable_questions(ragfood, ingested, tmp_path):
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps([{"question": "pho", "expected_ids": ["pho"]}] * 6))
+    result = ragfood("eval", str(questions), "--calibrate", "--folds", "3")
+    assert result.exit_code == 1 and "some unanswerable" in result.output
+
+
 def test_eval_of_a_malformed_question_file_fails(ragfood, tmp_path):
     questions = tmp_path / "questions.json"
     questions.write_text(json.dumps([{"expected_ids": []}]))

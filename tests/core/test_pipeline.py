@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -39,6 +40,13 @@ FOODS = [
 ]
 
 
+@pytest.fixture(scope="module", params=["none", "bm25"], ids=["dense-only", "hybrid"])
+def vector_server(request: pytest.FixtureRequest) -> Iterator[VectorServer]:
+    """Every ask behaviour holds on a dense-only index and on a hybrid (dense + BM25) one."""
+    with VectorServer(embedder="hash", sparse=request.param) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def kb_namespace(vector_server: VectorServer) -> str:
     sync_foods(json.dumps(FOODS).encode(), make_gateway(vector_server), namespace="pipeline-kb")
@@ -55,7 +63,13 @@ def generator_for(
 def pipeline_for(server, namespace, generator=None, transport=None, **kwargs) -> Pipeline:
     gateway = make_gateway(server, write=False, transport=transport)
     kwargs.setdefault("min_score", 0.55)
+    # Pinned to what the service is, so a test's requests are the ask's own (no info() call).
+    kwargs.setdefault("retrieval", server_kind(server))
     return Pipeline(gateway, generator, namespace=namespace, **kwargs)
+
+
+def server_kind(server: VectorServer) -> str:
+    return "hybrid" if make_gateway(server).info().hybrid else "dense"
 
 
 def test_answer_is_generated_from_the_top_source(vector_server, kb_namespace, stub):
@@ -106,10 +120,29 @@ def test_slow_generator_degrades_after_its_timeout(vector_server, kb_namespace, 
 
 
 def test_uncached_ask_costs_one_query_and_one_generation(vector_server, kb_namespace, stub):
+    """Pinned (RAGFOOD_RETRIEVAL=dense|hybrid, as the index is), even the first ask makes one
+    vector request (on a hybrid index: one batch of a DENSE and a SPARSE query) and one
+    generation."""
     transport = CountingTransport()
     pipeline = pipeline_for(vector_server, kb_namespace, generator_for(stub), transport=transport)
     pipeline.ask("rice cake for new year")
     assert (transport.count, stub.request_count) == (1, 1)
+    pipeline.ask("Vietnamese noodle soup")
+    assert (transport.count, stub.request_count) == (2, 2)
+
+
+def test_index_kind_is_read_once_then_every_uncached_ask_is_one_query(
+    vector_server, kb_namespace, stub
+):
+    transport = CountingTransport()
+    pipeline = pipeline_for(
+        vector_server, kb_namespace, generator_for(stub), transport=transport, retrieval="auto"
+    )
+    pipeline.ask("rice cake for new year")
+    assert (transport.count, stub.request_count) == (2, 1)  # info() once per container, + query
+    pipeline.ask("Vietnamese noodle soup")
+    pipeline.ask("Italian coffee dessert")
+    assert (transport.count, stub.request_count) == (4, 3)
 
 
 def test_repeated_question_is_served_from_cache_without_network(vector_server, kb_namespace, stub):
@@ -179,3 +212,29 @@ def test_vector_outage_propagates_as_unavailable(start_vector_server):
     gateway = make_gateway(down, write=False, policy=RetryPolicy(2, 0.01, 0.02))
     with pytest.raises(VectorUnavailable):
         Pipeline(gateway, None).ask("anything")
+
+
+class RecordingTransport(CountingTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[object] = []
+
+    def handle_request(self, request):
+        self.bodies.append(json.loads(request.read() or b"null"))
+        return super().handle_request(request)
+
+
+def test_a_hybrid_index_is_asked_for_dense_and_sparse_candidates_in_one_batch(
+    vector_server, kb_namespace
+):
+    transport = RecordingTransport()
+    pipeline = pipeline_for(vector_server, kb_namespace, transport=transport)
+    answer = pipeline.ask("Italian coffee dessert tiramisu", AskOptions(region="Italy"))
+    assert [hit.id for hit in answer.sources] == ["tiramisu"]
+    (body,) = transport.bodies
+    if server_kind(vector_server) == "dense":
+        assert isinstance(body, dict) and "queryMode" not in body
+        return
+    assert [query["queryMode"] for query in body] == ["DENSE", "SPARSE"]
+    assert all(query["filter"] == "region_key = 'italy'" for query in body)
+    assert body[1]["weightingStrategy"] == "IDF"

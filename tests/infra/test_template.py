@@ -177,7 +177,9 @@ def test_policies_compute_the_bucket_name_exactly_as_the_bucket_does(template):
     assert arns, "the ingest function has no S3 statements"
     for arn in arns:
         text, arn_variables = arn["Fn::Sub"]
-        assert text.startswith(f"arn:${{AWS::Partition}}:s3:::{name}/")
+        assert text == f"arn:${{AWS::Partition}}:s3:::{name}" or text.startswith(
+            f"arn:${{AWS::Partition}}:s3:::{name}/"
+        )
         assert arn_variables == variables
 
 
@@ -189,21 +191,25 @@ def test_ingest_is_triggered_only_by_json_files_under_uploads(template):
     (event,) = events.values()
     assert event["Type"] == "S3"
     assert event["Properties"]["Bucket"] == {"Ref": "KnowledgeBucket"}
-    assert event["Properties"]["Events"] in ("s3:ObjectCreated:*", ["s3:ObjectCreated:*"])
+    assert event["Properties"]["Events"] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
     rules = {r["Name"]: r["Value"] for r in event["Properties"]["Filter"]["S3Key"]["Rules"]}
     assert rules == {"prefix": "uploads/", "suffix": ".json"}, "reports/ must never retrigger it"
 
 
-def test_ingest_reads_only_uploads_and_writes_only_reports(template):
-    grants = {}
+def test_ingest_reads_uploads_writes_reports_and_keeps_its_sync_state(template):
+    grants: dict[str, set[str]] = {}
     for statement in function_statements(template, "IngestFunction"):
         for action in as_list(statement["Action"]):
             if action.startswith("s3:"):
-                grants.setdefault(action, []).append(sub_text(statement["Resource"]))
-    assert set(grants) == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
-    assert all(arn.endswith("/uploads/*") for arn in grants["s3:GetObject"])
-    assert all(arn.endswith("/uploads/*") for arn in grants["s3:GetObjectVersion"])
-    assert all(arn.endswith("/reports/*") for arn in grants["s3:PutObject"])
+                arn = sub_text(statement["Resource"])
+                grants.setdefault(action, set()).add(arn[arn.index("}", arn.index("Suffix")) + 1 :])
+    assert grants == {
+        "s3:GetObject": {"/uploads/*", "/sync-state/*"},
+        "s3:GetObjectVersion": {"/uploads/*"},
+        "s3:PutObject": {"/reports/*", "/sync-state/*"},
+        "s3:DeleteObject": {"/sync-state/*"},  # never an upload
+        "s3:ListBucket": {""},  # the bucket itself
+    }
 
 
 def test_ingest_failures_go_to_an_encrypted_queue_after_two_retries(template):
@@ -240,7 +246,10 @@ def test_alarm_notifications_are_subscribed_only_when_an_email_is_given(template
 
 
 def test_ingest_refuses_to_delete_more_than_half_of_a_namespace(template):
-    assert function_env(template, "IngestFunction")["RAGFOOD_MAX_DELETE_FRACTION"] == "0.5"
+    env = function_env(template, "IngestFunction")
+    assert env["RAGFOOD_MAX_DELETE_FRACTION"] == {"Ref": "MaxDeleteFraction"}
+    parameter = template["Parameters"]["MaxDeleteFraction"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (0.5, 0, 1)
 
 
 # ------------------------------------------------------------------ the API

@@ -17,7 +17,7 @@ import pytest
 from upstash_vector import Index
 
 import ragfood.sync
-from ragfood.foods import MAX_FILE_BYTES, MAX_ITEMS, MAX_TEXT_BYTES
+from ragfood.foods import MAX_FILE_BYTES, MAX_ITEMS, MAX_TEXT_BYTES, recover_text
 from ragfood_vector.launcher import VectorServer
 from tests.functions.conftest import load_event
 from tests.proof.conftest import as_json, put_upload, report_in_bucket
@@ -276,8 +276,12 @@ def stored_texts(server: VectorServer, namespace: str) -> dict[str, str]:
     texts: dict[str, str] = {}
     cursor = ""
     while True:
-        page = index.range(cursor=cursor, limit=1000, include_metadata=True, namespace=namespace)
-        texts.update({v.id: (v.metadata or {}).get("text") for v in page.vectors})
+        page = index.range(
+            cursor=cursor, limit=1000, include_metadata=True, include_data=True, namespace=namespace
+        )
+        for v in page.vectors:  # stored as data = enriched text (see foods.recover_text)
+            meta = v.metadata or {}
+            texts[v.id] = recover_text(v.data or "", meta.get("region"), meta.get("type"))
         cursor = page.next_cursor
         if not cursor:
             return texts

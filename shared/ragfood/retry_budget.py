@@ -1,0 +1,64 @@
+"""A retry budget shared by every request of one ingest.
+
+Each request already has a few attempts (`retry.RetryingTransport`). Under a sustained rate of
+transient errors that is not enough for a large upload: with 30 % of answers 429/503 and 4 attempts,
+one batch in ~120 runs out, so 100 batches fail about half the time. Here a whole operation (one
+batch, one page) that still fails transiently is tried again, after a pause, for as long as the
+ingest's time budget lasts; errors that retrying cannot fix (quota used up, auth, bad request)
+propagate at once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ragfood.errors import VectorUnavailable
+
+T = TypeVar("T")
+
+
+class RetryBudget:
+    """Call it with an operation: it returns the operation's result or raises once time is up."""
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        pause_s: float = 0.5,
+        max_pause_s: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.seconds = seconds
+        self._ends_at = clock() + seconds
+        self._pause_s = pause_s
+        self._max_pause_s = max_pause_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.retries = 0  # whole operations retried, across all threads of this ingest
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends_at - self._clock())
+
+    def __call__(self, operation: Callable[[], T]) -> T:
+        round_ = 0
+        while True:
+            try:
+                return operation()
+            except VectorUnavailable as exc:
+                pause = min(self._max_pause_s, self._pause_s * 2**round_) * random.uniform(0.5, 1)
+                if pause >= self.remaining():
+                    raise VectorUnavailable(
+                        f"{exc}; still failing when the ingest's {self.seconds:.0f} s retry "
+                        f"budget ran out ({self.retries} operations retried)",
+                        exc.status,
+                    ) from None
+                with self._lock:
+                    self.retries += 1
+                round_ += 1
+                self._sleep(pause)

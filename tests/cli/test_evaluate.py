@@ -1,0 +1,83 @@
+"""Specification of evaluation and calibration (pure functions over fetched candidates)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragfood.relevance import Candidate, RelevanceSettings
+from ragfood_cli.evaluate import (
+    Observation,
+    Question,
+    calibrate,
+    choose,
+    evaluate,
+    stratified_folds,
+)
+
+
+def observation(n: int, answerable: bool, top: float) -> Observation:
+    """A question whose best candidate has dense score `top`; the right one when answerable."""
+    expected = (f"item{n}",) if answerable else ()
+    best = Candidate(f"item{n}" if answerable else f"other{n}", top, 0.0, "", None, None)
+    worse = Candidate(f"filler{n}", top - 0.05, 0.0, "", None, None)
+    return Observation(Question(f"q{n}", expected, "x"), (worse, best))
+
+
+def dataset(n_answerable: int = 20, n_unanswerable: int = 10) -> list[Observation]:
+    answerable = [observation(n, True, 0.80 + n / 1000) for n in range(n_answerable)]
+    unanswerable = [observation(100 + n, False, 0.60 + n / 1000) for n in range(n_unanswerable)]
+    return answerable + unanswerable
+
+
+def test_folds_are_disjoint_cover_everything_and_spread_unanswerable_questions():
+    questions = [obs.question for obs in dataset(23, 7)]
+    folds = stratified_folds(questions, 5, seed=3)
+    flat = sorted(i for fold in folds for i in fold)
+    assert flat == list(range(30))
+    assert all(1 <= sum(not questions[i].answerable for i in fold) <= 2 for fold in folds)
+    assert folds == stratified_folds(questions, 5, seed=3)  # deterministic
+    with pytest.raises(ValueError):
+        stratified_folds(questions, 1)
+
+
+def test_no_setting_is_scored_on_the_questions_it_was_chosen_on():
+    observations = dataset()
+    seen: list[set[str]] = []
+
+    def spy(train):
+        seen.append({obs.question.question for obs in train})
+        return choose(train)
+
+    report = calibrate(observations, k=5, choose_fn=spy)
+    folds = stratified_folds([obs.question for obs in observations], 5)
+    for trained_on, fold in zip(seen, folds, strict=False):  # the last call: all questions
+        held_out = {observations[i].question.question for i in fold}
+        assert trained_on.isdisjoint(held_out)
+    assert len(seen) == 6 and len(seen[-1]) == len(observations)
+    assert report.held_out.answerable + report.held_out.unanswerable == len(observations)
+
+
+def test_choose_separates_answerable_from_unanswerable_when_it_can():
+    chosen = choose(dataset())
+    assert 0.609 < chosen.min_score <= 0.80
+    result = evaluate(dataset(), chosen)
+    assert (result.refusal_rate, result.false_refusal_rate, result.recall(1)) == (1.0, 0.0, 1.0)
+
+
+def test_choose_never_trades_answerable_questions_for_refusals_beyond_the_cap():
+    overlapping = [*dataset(), observation(200, False, 0.9)]  # an unanswerable one scoring high
+    chosen = choose(overlapping, max_false_refusal=0.0)
+    assert evaluate(overlapping, chosen).false_refusal_rate == 0.0
+
+
+def test_a_wrongly_refused_answerable_question_is_a_recall_miss():
+    result = evaluate(dataset(), RelevanceSettings(0.0, 0.81))
+    assert result.false_refusal_rate > 0
+    assert result.recall(5) == 1 - result.false_refusal_rate
+
+
+def test_held_out_figures_are_honest_about_an_unseen_kind_of_question():
+    # Trained where answerable questions score >= 0.8; one held-out answerable scores 0.7.
+    observations = [*dataset(), observation(300, True, 0.70)]
+    report = calibrate(observations, k=3)
+    assert report.held_out.refused_wrongly == 1
