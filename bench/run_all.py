@@ -18,12 +18,16 @@ BENCH = Path(__file__).resolve().parent
 
 FULL = [
     ["bench_ingest.py", "--sizes", "1000,10000,50000"],
+    ["bench_reingest.py", "--size", "50000"],
+    ["bench_throttling.py", "--runs", "4"],
     ["bench_ask.py", "--questions", "200"],
     ["bench_cold_start.py", "--runs", "15"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
 ]
 QUICK = [
     ["bench_ingest.py", "--sizes", "1000,10000"],
+    ["bench_reingest.py", "--size", "5000", "--runs", "1"],
+    ["bench_throttling.py", "--items", "4000", "--runs", "2"],
     ["bench_ask.py", "--questions", "50"],
     ["bench_cold_start.py", "--runs", "3"],
     ["vector_scale.py", "--sizes", "1000,10000"],

@@ -14,11 +14,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from askapi import errors
 from askapi.middleware import JsonBodies, StagePrefix
 from askapi.routes import ask, health
+from askapi.security import REQUIRES_API_KEY
+from ragfood import budget, cors, services
 from ragfood.telemetry import publish_metrics
 
 logger = Logger()
@@ -32,8 +35,10 @@ app = FastAPI(
 app.add_middleware(JsonBodies)
 if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
     app.add_middleware(StagePrefix, prefix=stage)
+if origins := cors.allowed_origins():  # added last: outermost, so every answer carries it
+    app.add_middleware(CORSMiddleware, **cors.middleware_options(origins))
 errors.register(app)
-app.include_router(ask.router)
+app.include_router(ask.router, dependencies=REQUIRES_API_KEY)
 app.include_router(health.router)
 
 
@@ -46,4 +51,6 @@ _asgi_adapter = Mangum(app, lifespan="off")
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _asgi_adapter(event, context)
+    # Every ask in this invocation ends before the function (or API Gateway) gives up.
+    with budget.within(services.invocation_deadline(context.get_remaining_time_in_millis())):
+        return _asgi_adapter(event, context)

@@ -62,9 +62,13 @@ def _emit_metrics(report: dict[str, Any]) -> None:
             name=f"Items{name.capitalize()}", unit=MetricUnit.Count, value=report[name]
         )
     metrics.add_metric(name="ItemsRejected", unit=MetricUnit.Count, value=len(report["rejected"]))
-    metrics.add_metric(
-        name="UploadsRejected", unit=MetricUnit.Count, value=int(report["status"] == "rejected")
-    )
+    metrics.add_metric(name="ItemConflicts", unit=MetricUnit.Count, value=len(report["conflicts"]))
+    for status in ("rejected", "skipped", "failed"):  # skipped: older than an applied event
+        metrics.add_metric(
+            name=f"Uploads{status.capitalize()}",
+            unit=MetricUnit.Count,
+            value=int(report["status"] == status),
+        )
     metrics.add_metric(
         name="IngestDuration",
         unit=MetricUnit.Milliseconds,

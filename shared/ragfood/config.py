@@ -60,8 +60,8 @@ class Settings(BaseModel):
     # min score or the question is refused. Chosen by cross-validation with
     # `ragfood eval data/eval/questions.json --calibrate` (docs/performance.md, Retrieval);
     # re-calibrate for another embedding model.
-    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.74, ge=0, le=1)
-    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=0.0, ge=0, le=1)
+    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.57, ge=0, le=1)
+    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=0.45, ge=0, le=1)
     # auto: read the index kind (hybrid or dense-only) from info() once per container.
     retrieval: Literal["auto", "dense", "hybrid"] = _env("RAGFOOD_RETRIEVAL", default="auto")
     batch_size: int = _env("RAGFOOD_BATCH_SIZE", default=500, ge=1, le=1000)
@@ -69,6 +69,10 @@ class Settings(BaseModel):
     max_delete_fraction: float = _env("RAGFOOD_MAX_DELETE_FRACTION", default=0.5, ge=0, le=1)
     cache_ttl_s: float = _env("RAGFOOD_CACHE_TTL_S", default=300.0, ge=0)
     cache_size: int = _env("RAGFOOD_CACHE_SIZE", default=256, ge=0)
+    # "No information" results are what an upload changes: not cached unless asked (freshness).
+    no_answer_cache_ttl_s: float = _env("RAGFOOD_NO_ANSWER_CACHE_TTL_S", default=0.0, ge=0)
+    # The whole ask (query, retries, generation) ends within this; API Gateway gives up at 29 s.
+    ask_budget_s: float = _env("RAGFOOD_ASK_BUDGET_S", default=25.0, gt=0, le=900)
 
     @field_validator(
         "vector_url",

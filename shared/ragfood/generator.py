@@ -23,6 +23,7 @@ from ragfood.errors import (
     GeneratorTimeout,
     GeneratorUnreachable,
 )
+from ragfood.redact import redact_text
 
 Api = Literal["ollama", "openai"]
 Message = dict[str, str]
@@ -189,7 +190,8 @@ class GeneratorClient:
             ) from None
         except httpx.TransportError as exc:
             raise GeneratorUnreachable(
-                f"cannot reach generator at {self._host}: {exc or type(exc).__name__}; "
+                f"cannot reach generator at {self._host}: "
+                f"{redact_text(str(exc)) or type(exc).__name__}; "
                 "check GENERATOR_URL"
             ) from None
 

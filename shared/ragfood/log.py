@@ -7,4 +7,7 @@ import os
 
 from aws_lambda_powertools import Logger
 
+from ragfood.redact import RedactingFilter
+
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ragfood"))
+logger.addFilter(RedactingFilter())  # no credentials in a logged URL (ragfood.redact)

@@ -2,7 +2,10 @@
 because the generator did.
 
 An uncached ask costs two network round trips (one query, one generation); a repeat of the same
-question within the cache TTL costs none.
+question within the cache TTL costs none. Every ask has a deadline (ragfood.budget): the query, its
+retries and the generation share it, and an answer that cannot be generated in time quotes its
+sources instead. "No information" results are cached briefly if at all (see docs/deploy.md,
+freshness): they are the ones an upload is meant to change.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from ragfood.errors import GeneratorError, RagfoodError
+from ragfood import budget
+from ragfood.budget import BudgetExhausted, Deadline
+from ragfood.errors import GeneratorError, GeneratorTimeout, RagfoodError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
-from ragfood.prompt import NO_ANSWER, build_messages, extractive_answer
+from ragfood.prompt import NO_ANSWER, OUT_OF_TIME_LABEL, build_messages, extractive_answer
 from ragfood.relevance import RelevanceSettings
 from ragfood.retrieval import RetrievalMode, Retriever
 from ragfood.vector import Hit, VectorGateway, build_filter
@@ -73,11 +78,13 @@ class Pipeline:
         generator: GeneratorClient | None,
         *,
         top_k: int = 4,
-        min_score: float = 0.74,
+        min_score: float = 0.57,
         namespace: str = "",
         cache_ttl_s: float = 300.0,
         cache_size: int = 256,
-        lexical_weight: float = 0.0,
+        no_answer_ttl_s: float = 0.0,
+        budget_s: float = 25.0,
+        lexical_weight: float = 0.45,
         retrieval: RetrievalMode = "auto",
     ) -> None:
         self.gateway = gateway
@@ -88,16 +95,43 @@ class Pipeline:
         self.top_k = top_k
         self.min_score = min_score
         self.namespace = namespace
+        self.budget_s = budget_s
         self._cache: TTLCache[tuple[Any, ...], Answer] | None = (
             TTLCache(cache_size, cache_ttl_s) if cache_size and cache_ttl_s else None
+        )
+        # An upload is meant to turn "no information" into an answer: never keep that result as
+        # long as an answer (by default not at all; it costs one query, never a generation).
+        no_answer_ttl_s = min(no_answer_ttl_s, cache_ttl_s)
+        self._no_answer_cache: TTLCache[tuple[Any, ...], Answer] | None = (
+            TTLCache(cache_size, no_answer_ttl_s) if cache_size and no_answer_ttl_s else None
         )
         self._lock = threading.Lock()  # TTLCache is not thread-safe; the API serves threads
 
     def ask(
-        self, question: str, options: AskOptions | None = None, *, on_token: OnToken | None = None
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        on_token: OnToken | None = None,
+        deadline: Deadline | None = None,
     ) -> Answer:
-        """Answer from the knowledge base. With `on_token`, stream the generated text to it."""
+        """Answer from the knowledge base. With `on_token`, stream the generated text to it.
+
+        The answer comes by `deadline` (default: RAGFOOD_ASK_BUDGET_S from now, or an enclosing
+        scope's deadline if sooner). Raises VectorError if the sources cannot be retrieved in time.
+        """
         started = time.perf_counter()
+        with budget.within(deadline or Deadline.after(self.budget_s)) as deadline:
+            return self._ask(question, options, on_token, deadline, started)
+
+    def _ask(
+        self,
+        question: str,
+        options: AskOptions | None,
+        on_token: OnToken | None,
+        deadline: Deadline,
+        started: float,
+    ) -> Answer:
         options = self._with_defaults(options or AskOptions())
         question = _clean_question(question)
         filter_ = _filter_for(options)
@@ -129,7 +163,7 @@ class Pipeline:
             if on_token:
                 on_token(answer.answer)
         else:
-            answer = self._generate(question, hits, on_token)
+            answer = self._generate(question, hits, on_token, deadline)
             timings["generate"] = _ms(retrieved)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
@@ -168,44 +202,60 @@ class Pipeline:
             filter_=filter_,
         )
 
-    def _generate(self, question: str, hits: list[Hit], on_token: OnToken | None) -> Answer:
+    def _generate(
+        self, question: str, hits: list[Hit], on_token: OnToken | None, deadline: Deadline
+    ) -> Answer:
         assert self.generator is not None
         info = {"kind": self.generator.api, "model": self.generator.model}
         messages = build_messages(question, hits)
         parts: list[str] = []
+        label = None
         try:
-            if on_token is None:
-                generation = self.generator.generate(messages)
-                info["model"] = generation.model
-                return Answer(question, generation.text, hits, info)
-            for fragment in self.generator.stream(messages):
+            if deadline.expired:
+                raise BudgetExhausted("retrieval used the whole time budget")
+            # Always streamed, even when the caller wants the whole answer: a trickling generator
+            # is then cut at the deadline, and what it said so far is kept.
+            for fragment in budget.until(self.generator.stream(messages), deadline):
                 parts.append(fragment)
-                on_token(fragment)
+                if on_token:
+                    on_token(fragment)
             if not "".join(parts).strip():
                 raise GeneratorError("the generator streamed an empty answer")
             return Answer(question, "".join(parts).strip(), hits, info)
-        except GeneratorError as exc:
-            logger.warning("generator failed; answering from sources", extra={"reason": str(exc)})
-            fallback = extractive_answer(hits, degraded=True)
+        except (GeneratorError, BudgetExhausted) as exc:
+            reason = str(exc)
+            if isinstance(exc, BudgetExhausted) or (
+                isinstance(exc, GeneratorTimeout) and deadline.expired
+            ):
+                label = OUT_OF_TIME_LABEL
+                reason = (
+                    "the time budget ran out before the generator finished "
+                    f"(RAGFOOD_ASK_BUDGET_S={self.budget_s:g} s, or less when the caller's "
+                    "deadline is sooner)"
+                )
+            logger.warning("generator failed; answering from sources", extra={"reason": reason})
+            fallback = extractive_answer(hits, degraded=True, label=label)
             text = fallback
             if parts:  # the stream broke midway: keep what arrived, then the sources
                 text = "".join(parts).strip() + "\n\n" + fallback
             if on_token:
                 on_token("\n\n" + fallback if parts else fallback)
             return Answer(
-                question, text, hits, {**info, "kind": "extractive"}, degraded=True, reason=str(exc)
+                question, text, hits, {**info, "kind": "extractive"}, degraded=True, reason=reason
             )
 
     def _cached(self, key: tuple[Any, ...]) -> Answer | None:
-        if self._cache is None:
-            return None
         with self._lock:
-            return self._cache.get(key)
+            for cache in (self._cache, self._no_answer_cache):
+                if cache is not None and (hit := cache.get(key)) is not None:
+                    return hit
+        return None
 
     def _remember(self, key: tuple[Any, ...], answer: Answer) -> None:
-        if self._cache is not None:
+        cache = self._cache if answer.sources else self._no_answer_cache
+        if cache is not None:
             with self._lock:
-                self._cache[key] = answer
+                cache[key] = answer
 
 
 def _filter_for(options: AskOptions) -> str:

@@ -9,6 +9,9 @@ from ragfood.vector import Hit
 NO_ANSWER = "The knowledge base has no information relevant to this question."
 EXTRACTIVE_LABEL = "No generator is configured, so this answer quotes the retrieved sources:"
 DEGRADED_LABEL = "The answer generator is unavailable, so this answer quotes the retrieved sources:"
+OUT_OF_TIME_LABEL = (
+    "The answer generator did not finish in time, so this answer quotes the retrieved sources:"
+)
 
 SYSTEM_PROMPT = (
     "You answer questions about food using ONLY the numbered sources you are given. "
@@ -29,9 +32,11 @@ def build_messages(question: str, sources: Sequence[Hit]) -> list[dict[str, str]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def extractive_answer(sources: Sequence[Hit], *, degraded: bool = False, limit: int = 3) -> str:
+def extractive_answer(
+    sources: Sequence[Hit], *, degraded: bool = False, limit: int = 3, label: str | None = None
+) -> str:
     """A plain, cited answer built from the sources themselves: never invents anything."""
-    label = DEGRADED_LABEL if degraded else EXTRACTIVE_LABEL
+    label = label or (DEGRADED_LABEL if degraded else EXTRACTIVE_LABEL)
     lines = [label]
     for n, hit in enumerate(sources[:limit], start=1):
         lines.append(f"[{n}] {hit.text.strip()}")

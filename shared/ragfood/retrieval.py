@@ -73,11 +73,16 @@ class Retriever:
         filter_: str = "",
         top_k: int = 4,
         min_score: float | None = None,
+        lexical_weight: float | None = None,
     ) -> list[Hit]:
-        """The best `top_k` sources, or none when nothing relevant was found."""
-        settings = self.relevance
-        if min_score is not None:
-            settings = RelevanceSettings(settings.lexical_weight, min_score)
+        """The best `top_k` sources, or none when nothing relevant was found.
+
+        `min_score` / `lexical_weight` override the configured ones (0 / 0: plain dense ranking).
+        """
+        settings = RelevanceSettings(
+            self.relevance.lexical_weight if lexical_weight is None else lexical_weight,
+            self.relevance.min_score if min_score is None else min_score,
+        )
         found = self.candidates(question, namespace=namespace, filter_=filter_, top_k=top_k)
         return [
             Hit(c.id, score, c.text, c.region, c.type)

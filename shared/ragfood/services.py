@@ -6,9 +6,13 @@ local server). Tests that change the environment call `reset()`.
 
 from __future__ import annotations
 
+import math
+import time
 from functools import cache
 
+from ragfood import budget
 from ragfood.config import Settings, load_settings
+from ragfood.errors import ConfigError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
 from ragfood.pipeline import Pipeline
@@ -35,7 +39,7 @@ def vector_gateway(*, write: bool = False) -> VectorGateway:
     s = settings()
     url, token = s.require_vector(write=write)
     timeout = s.vector_write_timeout_s if write else s.vector_timeout_s
-    client = make_client(_policy(s), timeout, on_retry=_log_retry)
+    client = make_client(_policy(s), timeout, on_retry=_log_retry, url=url)
     return VectorGateway(url, token, client, batch_size=s.batch_size, parallelism=s.parallelism)
 
 
@@ -46,7 +50,9 @@ def generator() -> GeneratorClient | None:
         return None
     # Its own attempt count: a slow generator already costs the user its whole timeout.
     policy = RetryPolicy(s.generator_max_attempts, s.retry_initial_s, s.retry_max_s)
-    client = retrying_client(policy, s.generator_timeout_s, on_retry=_log_retry)
+    client = retrying_client(
+        policy, s.generator_timeout_s, url=s.generator_url, on_retry=_log_retry
+    )
     return GeneratorClient(
         s.generator_url,
         s.generator_model,
@@ -68,9 +74,23 @@ def pipeline() -> Pipeline:
         namespace=s.namespace,
         cache_ttl_s=s.cache_ttl_s,
         cache_size=s.cache_size,
+        no_answer_ttl_s=s.no_answer_cache_ttl_s,
+        budget_s=s.ask_budget_s,
         lexical_weight=s.lexical_weight,
         retrieval=s.retrieval,
     )
+
+
+def invocation_deadline(remaining_ms: int) -> budget.Deadline:
+    """The deadline of a Lambda invocation: RAGFOOD_ASK_BUDGET_S or the time the function has
+    left (less a margin to return the response), whichever ends first."""
+    received = time.monotonic()
+    try:
+        budget_s = settings().ask_budget_s
+    except ConfigError:  # the request itself reports the bad setting; still bound it
+        budget_s = math.inf
+    spent = time.monotonic() - received  # reading settings (SSM, on a cold start) counts too
+    return budget.for_lambda(remaining_ms - int(spent * 1000), budget_s - spent)
 
 
 def reset() -> None:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ragfood.errors import FoodFileError, VectorQuotaExceeded
-from ragfood.foods import FoodRecord, Reject, parse_foods
+from ragfood.foods import MAX_FILE_BYTES, FoodRecord, Reject, parse_foods
 from ragfood.log import logger
 from ragfood.retry_budget import RetryBudget
 from ragfood.vector import StoredItem, VectorGateway
@@ -65,6 +65,9 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     deletions_skipped: str | None = None
     error: str | None = None
+    # Whole requests (a batch, a page) retried after their own attempts ran out (the ingest's
+    # retry budget): how hard the index pushed back.
+    retried: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -183,16 +186,18 @@ def sync_foods(
     allow_mass_delete: bool = False,
     progress: SyncProgress | None = None,
     budget_s: float = DEFAULT_BUDGET_S,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> SyncReport:
     """Parse, plan and apply one upload as `source`.
 
     Transient vector errors are retried within `budget_s` for the whole sync, then propagate (the
-    caller decides to retry); a used-up quota stops at once with a 'failed' report.
+    caller decides to retry); a used-up quota stops at once with a 'failed' report. `max_bytes`
+    bounds uploads; a local migration (not a Lambda's memory) may allow more.
     """
     started = time.perf_counter()
     report = SyncReport(source=source, namespace=namespace, status="ok")
     try:
-        parsed = parse_foods(raw, source)
+        parsed = parse_foods(raw, source, max_bytes=max_bytes)
     except FoodFileError as exc:
         report.status, report.error = "rejected", str(exc)
         report.timings_ms["total"] = _ms(started)
@@ -215,11 +220,13 @@ def sync_foods(
     except VectorQuotaExceeded as exc:
         report.status, report.error = "failed", str(exc)
         report.timings_ms["total"] = _ms(started)
+        report.retried = retry.retries
         logger.error(
             "upload stopped by a used-up quota", extra={"source": source, "error": str(exc)}
         )
         return report
     report.timings_ms["total"] = _ms(started)
+    report.retried = retry.retries
     if report.rejected and not parsed.records:
         # Nothing usable at all: as much a failed upload as one that is not JSON.
         report.status = "rejected"
@@ -298,6 +305,7 @@ def remove_source(
     except VectorQuotaExceeded as exc:
         report.status, report.error = "failed", str(exc)
     report.timings_ms["total"] = _ms(started)
+    report.retried = retry.retries
     _log(report, retry)
     return report
 

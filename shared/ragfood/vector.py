@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from upstash_vector import Index
 from upstash_vector.core.index_operations import QUERY_DATA_PATH
 from upstash_vector.errors import UpstashError
+from upstash_vector.http import generate_headers
 from upstash_vector.types import Data, QueryResult
 
 from ragfood.enrichment import recover_text
@@ -29,8 +30,9 @@ from ragfood.errors import (
     VectorRequestError,
     VectorUnavailable,
 )
+from ragfood.redact import redact_text
 from ragfood.relevance import Found
-from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
     from ragfood.foods import FoodRecord
@@ -139,11 +141,14 @@ def make_client(
     timeout_s: float,
     on_retry: Callable[[int, str], None] | None = None,
     inner: httpx.BaseTransport | None = None,
+    *,
+    url: str | None = None,
 ) -> httpx.Client:
     """A retrying client whose failures become our typed vector errors; share one per container."""
     return retrying_client(
         policy,
         timeout_s,
+        url=url,
         on_retry=on_retry,
         inner=inner,
         response_hooks=[_raise_for_status],
@@ -152,13 +157,19 @@ def make_client(
 
 
 class _Index(Index):
-    """The SDK's Index, using our httpx client instead of the one it builds for itself."""
+    """The SDK's Index, using our httpx client.
+
+    Index.__init__ would build an httpx client of its own (and its TLS context, ~50 ms of CPU on
+    a cold start) only for us to throw it away, so its state is set here instead: the attributes
+    its `_execute_request` reads (upstash-vector 0.8).
+    """
 
     def __init__(self, url: str, token: SecretStr, client: httpx.Client) -> None:
-        # retries=0: ours happen in the transport; the SDK's would multiply them.
-        super().__init__(url=url, token=token.get_secret_value(), retries=0, allow_telemetry=False)
-        self._client.close()
+        self._url = url
         self._client = client
+        self._retries = 0  # ours happen in the transport; the SDK's would multiply them
+        self._retry_interval = 0.0
+        self._headers = generate_headers(token.get_secret_value(), False)  # no telemetry
 
 
 class VectorGateway:
@@ -433,6 +444,11 @@ def _translated(url: str) -> Iterator[None]:
         yield
     except VectorError:
         raise
+    except DeadlineReached:
+        raise VectorUnavailable(
+            f"vector index at {host} timed out: no answer within the ask's time budget "
+            "(RAGFOOD_ASK_BUDGET_S)"
+        ) from None
     except httpx.TimeoutException:
         raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None
     except httpx.TransportError as exc:
@@ -440,13 +456,15 @@ def _translated(url: str) -> Iterator[None]:
             f"cannot reach vector index at {host}: {_reason(exc)} (after retries)"
         ) from None
     except UpstashError as exc:
-        raise VectorRequestError(f"vector index at {host} refused the request: {exc}") from None
+        raise VectorRequestError(
+            f"vector index at {host} refused the request: {redact_text(str(exc))}"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:  # the SDK could not parse the answer
         raise VectorUnavailable(f"vector index at {host} sent a malformed answer: {exc}") from None
 
 
 def _reason(exc: httpx.TransportError) -> str:
-    text = str(exc) or type(exc).__name__
+    text = redact_text(str(exc)) or type(exc).__name__
     if "refused" in text.lower():
         return "connection refused"
     if "name or service not known" in text.lower() or "nodename" in text.lower():

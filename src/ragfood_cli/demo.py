@@ -45,13 +45,15 @@ def main() -> int:
     key = s3_event["Records"][0]["s3"]["object"]["key"]
 
     console.rule("[bold]RAGFood demo")
-    console.print(f"starting the local vector service ({embedder} embeddings) and a local S3 ...")
+    console.print(
+        f"starting the local vector service (hybrid: {embedder} + BM25) and a local S3 ..."
+    )
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     with (
         tempfile.TemporaryDirectory(prefix="ragfood-demo-") as data_dir,
-        # Dense-only until the ask path ranks hybrid results (issue 9, retrieval).
+        # A hybrid index (dense + BM25), as we recommend creating the production one.
         VectorServer(
-            embedder=embedder, data_dir=data_dir, sparse="none", startup_timeout=180
+            embedder=embedder, data_dir=data_dir, sparse="bm25", startup_timeout=180
         ) as vectors,
     ):
         moto.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ragfood import services
 from ragfood.config import Settings
@@ -13,6 +13,7 @@ from ragfood.errors import (
     VectorError,
     VectorIndexMisconfigured,
 )
+from ragfood.redact import redact_text, redact_url
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,20 @@ def run_checks(settings: Settings) -> list[Check]:
     checks = [Check("configuration", True, _describe_config(settings))]
     checks += _vector_checks(settings)
     checks.append(_generator_check(settings))
-    return checks
+    # URLs may carry credentials (user:pass@, ?api_key=): whatever a check says, never print them.
+    return [replace(check, detail=redact_text(check.detail)) for check in checks]
 
 
 def _describe_config(settings: Settings) -> str:
     generator = (
-        f"{settings.generator_api} at {settings.generator_url}, model {settings.generator_model}"
+        f"{settings.generator_api} at {redact_url(settings.generator_url)}, "
+        f"model {settings.generator_model}"
         if settings.generator_url
         else "none (answers quote the sources)"
     )
     namespace = settings.namespace or "(default)"
-    return f"index {settings.vector_url}, namespace {namespace}; generator {generator}"
+    index = redact_url(settings.vector_url) if settings.vector_url else "(not set)"
+    return f"index {index}, namespace {namespace}; generator {generator}"
 
 
 def _vector_checks(settings: Settings) -> list[Check]:
@@ -106,9 +110,14 @@ def _generator_check(settings: Settings) -> Check:
         return Check(
             "generator",
             False,
-            f"unknown model {settings.generator_model!r} at {generator.url}; it offers: {offered}",
+            f"unknown model {settings.generator_model!r} at {redact_url(generator.url)}; "
+            f"it offers: {offered}",
         )
-    return Check("generator", True, f"{generator.api} at {generator.url} serves {generator.model}")
+    return Check(
+        "generator",
+        True,
+        f"{generator.api} at {redact_url(generator.url)} serves {generator.model}",
+    )
 
 
 def _same_model(wanted: str, offered: str) -> bool:

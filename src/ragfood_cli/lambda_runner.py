@@ -159,8 +159,10 @@ class LocalFunction:
         *,
         env_file: Path | None = None,
         env: Mapping[str, str] | None = None,
+        timeout_s: float = 30.0,
     ) -> None:
         self.short_name, self.logical_id = resolve_function(name)
+        self.timeout_s = timeout_s  # the function's Timeout: what the context reports as left
         merged = template_environment(self.logical_id) if TEMPLATE.exists() else {}
         # Like exporting a variable before `sam local invoke --env-vars`: a value set in this
         # process's environment beats the template's placeholder (e.g. an empty token slot).
@@ -186,7 +188,9 @@ class LocalFunction:
 
                 services.reset()
             _current = self
-            context = LambdaContext(function_name=f"ragfood-{self.short_name}")
+            context = LambdaContext(
+                function_name=f"ragfood-{self.short_name}", timeout_s=self.timeout_s
+            )
             return self.module.handler(dict(event), context)
 
     def _load(self) -> ModuleType:

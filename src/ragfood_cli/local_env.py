@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 
-from ragfood_vector.config import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEFAULT_READONLY_TOKEN,
-    DEFAULT_TOKEN,
-)
-
-LOCAL_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+# The local service's defaults (ragfood_vector.config; tests/cli/test_cli_start.py checks that
+# they agree), spelled out so that everyday commands (ask, ingest) never import the service.
+LOCAL_URL = "http://127.0.0.1:8787"
+DEFAULT_TOKEN = "local-dev-token"
+DEFAULT_READONLY_TOKEN = "local-dev-readonly-token"
 
 
 def apply_local_defaults() -> bool:

@@ -20,7 +20,8 @@ class ApiKeyMiddleware(BaseHTTPMiddleware):
         self._key = api_key
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path not in OPEN_PATHS:
+        # CORS preflights carry no key (browsers never send one); API Gateway lets them through.
+        if request.url.path not in OPEN_PATHS and request.method != "OPTIONS":
             given = request.headers.get("x-api-key", "")
             if not secrets.compare_digest(given.encode(), self._key.encode()):
                 # API Gateway's own wording and status for a missing or wrong key.

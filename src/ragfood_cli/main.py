@@ -14,8 +14,8 @@ import typer
 from rich.markup import escape
 
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
+from ragfood_cli.migrate_cli import app as migrate_app
 from ragfood_cli.render import console, errors, print_answer, print_report
-from ragfood_vector.cli import app as vector_app
 
 app = typer.Typer(
     name="ragfood",
@@ -24,7 +24,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(vector_app, name="vector")
+app.add_typer(migrate_app, name="migrate")  # its module imports chromadb only when run
+
+
+# `vector` forwards to the service's own typer app, imported only when run: the service pulls in
+# numpy and its embedders, which `ragfood --help`, `ask` and `ingest` must not pay for.
+@app.command(
+    "vector",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+    help="Local Upstash-Vector-compatible service for development and tests (vector serve).",
+)
+def vector(ctx: typer.Context) -> None:
+    from ragfood_vector.cli import app as vector_app
+
+    vector_app(args=ctx.args, prog_name="ragfood vector")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Region = Annotated[str | None, typer.Option(help="Only sources from this region.")]

@@ -8,8 +8,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ragfood.foods import Reject
-
 # soft_wrap: long lines stay whole, so they can be grepped and copied.
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -57,6 +55,8 @@ def print_report(report: dict[str, Any]) -> None:
         highlight=False,
     )
     for reject in report["rejected"][:20]:
+        from ragfood.foods import Reject  # the food validator: not for `--help` or `ask`
+
         console.print(f"  [red]rejected[/] {escape(str(Reject(**reject)))}", highlight=False)
     if len(report["rejected"]) > 20:
         console.print(f"  ... and {len(report['rejected']) - 20} more (see --json)")

@@ -59,7 +59,8 @@ def test_no_setting_is_scored_on_the_questions_it_was_chosen_on():
 
 def test_choose_separates_answerable_from_unanswerable_when_it_can():
     chosen = choose(dataset())
-    assert 0.609 < chosen.min_score <= 0.80
+    scale = 1 - chosen.lexical_weight  # these candidates have no lexical coverage
+    assert 0.609 * scale < chosen.min_score <= 0.80 * scale
     result = evaluate(dataset(), chosen)
     assert (result.refusal_rate, result.false_refusal_rate, result.recall(1)) == (1.0, 0.0, 1.0)
 

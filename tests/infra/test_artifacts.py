@@ -238,7 +238,9 @@ def _compiled_from_source(site: Path, modules: str) -> list[str]:
 
 
 # Pure-Python modules of the layer (the arm64 build's native extensions cannot load here).
-PURE_MODULES = "ragfood.errors, ragfood.retry, tenacity, cachetools, idna, h11, jmespath"
+PURE_MODULES = (
+    "ragfood.errors, ragfood.retry, ragfood.relevance, tenacity, cachetools, idna, h11, jmespath"
+)
 
 
 def test_shipped_bytecode_is_used_from_a_read_only_copy_with_zip_timestamps(sam_build, tmp_path):
@@ -275,3 +277,26 @@ def test_timestamp_bytecode_would_be_compiled_again_after_the_zip(sam_build, tmp
         ]
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(tmp_path)], check=True)
+
+
+def test_the_layers_english_only_stemmer_stems_as_the_full_package(sam_build):
+    """shared/Makefile ships snowballstemmer with English only; ragfood.relevance still works."""
+    import snowballstemmer  # the full package, in the dev venv
+
+    site = sam_build.artefact(LAYERS[0]) / "python"
+    words = ["noodles", "running", "spicier", "fermented"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(site)!r}); "
+            "import snowballstemmer; "
+            f"print(' '.join(snowballstemmer.stemmer('english').stemWords({words!r})))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = snowballstemmer.stemmer("english").stemWords(words)
+    assert result.stdout.split() == expected

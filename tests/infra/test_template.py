@@ -308,6 +308,13 @@ def test_generator_times_out_before_the_function_does(template):
     assert float(function_env(template, "AskFunction")["GENERATOR_TIMEOUT_S"]) < timeout
 
 
+def test_the_ask_budget_ends_before_the_function_and_api_gateway_give_up(template):
+    timeout = function_property(template, "AskFunction", "Timeout")
+    budget = float(function_env(template, "AskFunction")["RAGFOOD_ASK_BUDGET_S"])
+    # Cold-start init (~2-3 s) is outside the function's timer but inside API Gateway's 29 s.
+    assert budget + 3 <= 29 and budget < timeout
+
+
 def test_generator_key_parameter_is_passed_only_when_given(template):
     value = function_env(template, "AskFunction")["GENERATOR_API_KEY_PARAM"]
     assert value == {

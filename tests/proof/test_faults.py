@@ -239,6 +239,9 @@ def test_always_failing_index_gets_503_after_exactly_the_configured_attempts(
         UPSTASH_VECTOR_REST_URL=index.url,
         RAGFOOD_NAMESPACE=fresh_namespace,
         RAGFOOD_MAX_ATTEMPTS="3",
+        # Pinned: in "auto" the container's first request is the index-kind probe (info()),
+        # retried the same way; this test counts the query's attempts.
+        RAGFOOD_RETRIEVAL="dense",
     )
     response = ask.invoke(ASK_EVENT)
     assert response["statusCode"] == 503

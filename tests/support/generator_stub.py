@@ -2,11 +2,15 @@
 
 It answers from the prompt it is given (quoting source [1]), so answers are grounded and checkable.
 Its behaviour can be switched while it runs: slow, failing, garbage, unknown model, streaming that
-breaks midway. It records every request so tests can count round trips.
+breaks midway, trickling forever (one token every `trickle_s` seconds, never finishing: what
+per-read timeouts cannot catch). It records every request so tests can count round trips.
+
+Run alone (for measuring by hand): `python -m tests.support.generator_stub --mode trickle`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -15,15 +19,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Mode = Literal["ok", "fail", "garbage", "empty", "break_stream"]
+Mode = Literal["ok", "fail", "garbage", "empty", "break_stream", "trickle"]
 
 
 @dataclass
 class StubState:
     mode: Mode = "ok"
     delay_s: float = 0.0
+    trickle_s: float = 1.0  # mode "trickle": seconds between tokens
+    stall_after: int | None = None  # mode "trickle": go silent (connection open) after N tokens
     models: tuple[str, ...] = ("llama3.2", "stub-model")
     requests: list[dict[str, Any]] = field(default_factory=list)
+    closed: threading.Event = field(default_factory=threading.Event)
+    open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
         prompt = messages[-1]["content"] if messages else ""
@@ -35,10 +43,10 @@ class StubState:
 class GeneratorStub:
     """Context manager: `with GeneratorStub() as stub: stub.url ...`."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.state = StubState()
         handler = _make_handler(self.state)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -52,7 +60,8 @@ class GeneratorStub:
         return len(self.state.requests)
 
     def reset(self) -> None:
-        self.state.mode, self.state.delay_s = "ok", 0.0
+        self.state.mode, self.state.delay_s, self.state.trickle_s = "ok", 0.0, 1.0
+        self.state.stall_after = None
         self.state.requests.clear()
 
     def __enter__(self) -> GeneratorStub:
@@ -60,6 +69,7 @@ class GeneratorStub:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.closed.set()  # ends trickles nobody hung up on
         self._server.shutdown()
         self._server.server_close()
 
@@ -102,6 +112,9 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             if state.mode == "garbage":
                 self._raw(200, b"<html>this is not json", "text/html")
                 return
+            if state.mode == "trickle":
+                self._trickle(body["model"], openai, bool(body.get("stream")))
+                return
             text = "" if state.mode == "empty" else state.reply_for(body.get("messages", []))
             if body.get("stream"):
                 self._stream(text, body["model"], openai)
@@ -137,6 +150,42 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
             self.close_connection = True
 
+        def _trickle(self, model: str, openai: bool, stream: bool) -> None:
+            """One token every `trickle_s` seconds, forever (until the client hangs up)."""
+            self.send_response(200)
+            if stream:
+                kind = "text/event-stream" if openai else "application/x-ndjson"
+            else:  # a JSON body that never completes: whitespace is valid before a value
+                kind = "application/json"
+            self.send_header("Content-Type", kind)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            state.open_streams += 1
+            try:
+                n = 0
+                while not state.closed.is_set():
+                    if state.stall_after is not None and n >= state.stall_after:
+                        state.closed.wait()  # silent, connection open, until the stub stops
+                        break
+                    piece = "slowly" if n == 0 else " slowly"
+                    if not stream:
+                        data = b" "
+                    elif openai:
+                        chunk = {"model": model, "choices": [{"delta": {"content": piece}}]}
+                        data = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                    else:
+                        chunk = {"model": model, "message": {"content": piece}, "done": False}
+                        data = json.dumps(chunk).encode() + b"\n"
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                    n += 1
+                    state.closed.wait(state.trickle_s)
+            except OSError:  # the client hung up: what a deadline-bound client does
+                pass
+            finally:
+                state.open_streams -= 1
+
         def _json(self, status: int, payload: Any) -> None:
             self._raw(status, json.dumps(payload).encode(), "application/json")
 
@@ -148,3 +197,23 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+def main() -> None:
+    """Serve a stub generator until interrupted (for measuring by hand)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=11434)
+    parser.add_argument("--mode", default="ok", choices=Mode.__args__)  # type: ignore[attr-defined]
+    parser.add_argument("--trickle-s", type=float, default=1.0)
+    args = parser.parse_args()
+    with GeneratorStub(args.port) as stub:
+        stub.state.mode, stub.state.trickle_s = args.mode, args.trickle_s
+        print(f"generator stub ({args.mode}) on {stub.url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

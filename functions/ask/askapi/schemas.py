@@ -39,7 +39,9 @@ class AskResponse(BaseModel):
     answer: str
     sources: list[Source]
     generator: GeneratorInfo
-    degraded: bool = Field(description="true when the generator failed and sources were quoted")
+    degraded: bool = Field(
+        description="true when the generator failed or ran out of time and sources were quoted"
+    )
     reason: str | None = None
     timings_ms: dict[str, float]
     cached: bool = False

@@ -1,0 +1,224 @@
+"""Migrate a ChromaDB collection into the index: map, validate, sync, verify.
+
+A Chroma document becomes a food item: its id unchanged, `text` = the document, `region` and
+`type` from its metadata, every other metadata field kept as an extra field. The items go through
+exactly what an upload goes through: they are serialised as a foods.json array and handed to
+`parse_foods` (same rules, same report of rejects) and `sync_foods` (content hashes, batches,
+retries, the mass-delete guard), under the source name `chroma:<collection>`, which owns them.
+Afterwards every accepted id is read back from the index: an item the index does not hold with
+the content we wrote is reported as lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragfood.foods import RESERVED_KEYS, FoodRecord, ParsedFoods, parse_foods
+from ragfood.retry_budget import RetryBudget
+from ragfood.sync import DEFAULT_BUDGET_S, SyncProgress, plan_sync, stored_for, sync_foods
+from ragfood.vector import VectorGateway
+from ragfood_cli.chroma_source import ChromaCollection, ChromaRow
+
+# The upload limit (foods.MAX_FILE_BYTES) protects a Lambda's memory; a migration runs locally,
+# so a collection may be larger (the limit on items per source still applies).
+MAX_MIGRATION_BYTES = 2 * 1024**3
+# Metadata keys that would clash with the document's own id/text or with what the index writes
+# itself (LangChain, for one, stores a `source` per document): kept under a `chroma_` prefix.
+_RENAMED = (RESERVED_KEYS - {"region", "type"}) | {"id"}
+PREFIX = "chroma_"
+
+
+def source_name(collection: str) -> str:
+    """The owner of a collection's items in the index (delete them by this name to roll back)."""
+    return f"chroma:{collection}"
+
+
+def to_items(rows: Iterable[ChromaRow]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Food items in a foods.json layout, and warnings for metadata kept under another name."""
+    items: list[dict[str, Any]] = []
+    renamed: Counter[str] = Counter()
+    for row in rows:
+        item: dict[str, Any] = {"id": row.id, "text": row.document}
+        clashing = {}
+        for key, value in row.metadata.items():
+            if key in _RENAMED:
+                clashing[PREFIX + key] = value
+                renamed[key] += 1
+            else:
+                item[key] = value
+        for key, value in clashing.items():
+            item.setdefault(key, value)  # a document's own `chroma_x` wins over its renamed `x`
+        items.append(item)
+    warnings = [
+        f"metadata field {key!r} ({count} document{'s' if count > 1 else ''}) is reserved in "
+        f"the index; kept as {PREFIX + key!r}"
+        for key, count in sorted(renamed.items())
+    ]
+    return items, warnings
+
+
+def to_upload(rows: Sequence[ChromaRow]) -> tuple[bytes, list[str]]:
+    """The collection as the bytes of a foods.json upload (what `parse_foods` validates)."""
+    items, warnings = to_items(rows)
+    # allow_nan: a NaN in metadata is written as NaN so that the validator rejects it by name.
+    raw = json.dumps(items, ensure_ascii=False, allow_nan=True, default=_jsonable).encode()
+    return raw, warnings
+
+
+def _jsonable(value: Any) -> Any:
+    # Chroma 1.x metadata may hold arrays (or numpy values); lists are reported by the
+    # validator as "only strings, numbers and booleans are kept", anything else by its text.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return list(value)
+    return str(value)
+
+
+@dataclass
+class Verification:
+    """Every accepted item read back from the index."""
+
+    checked: int = 0
+    lost: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost and not self.changed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "lost": self.lost, "changed": self.changed}
+
+
+def verify(
+    records: Sequence[FoodRecord], gateway: VectorGateway, *, namespace: str, source: str
+) -> Verification:
+    """Fetch every record's id back: absent (lost) or not with our content and owner (changed)."""
+    stored = gateway.fetch_items(
+        [r.id for r in records], namespace, retry=RetryBudget(DEFAULT_BUDGET_S)
+    )
+    result = Verification(checked=len(records))
+    for record in records:
+        item = stored.get(record.id)
+        if item is None:
+            result.lost.append(record.id)
+        elif item.hash != record.hash or item.source != source:
+            result.changed.append(record.id)
+    return result
+
+
+def wait_until_indexed(
+    gateway: VectorGateway,
+    namespace: str,
+    *,
+    timeout_s: float = 120.0,
+    poll_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Wait until Upstash has indexed what was written (writes are eventually consistent).
+
+    Returns the vectors still pending when `timeout_s` ran out (0 when everything is indexed).
+    """
+    waited = 0.0
+    while True:
+        pending = gateway.info().pending.get(namespace, 0)
+        if pending == 0 or waited >= timeout_s:
+            return pending
+        sleep(poll_s)
+        waited += poll_s
+
+
+@dataclass
+class Migration:
+    """A collection mapped and validated, ready to sync (or to plan, for --dry-run)."""
+
+    collection: ChromaCollection
+    source: str
+    raw: bytes
+    parsed: ParsedFoods
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, collection: ChromaCollection) -> Migration:
+        source = source_name(collection.name)
+        raw, warnings = to_upload(collection.rows)
+        parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
+        return cls(collection, source, raw, parsed, warnings)
+
+    def run(
+        self,
+        gateway: VectorGateway,
+        *,
+        namespace: str,
+        max_delete_fraction: float,
+        allow_mass_delete: bool = False,
+        progress: SyncProgress | None = None,
+    ) -> dict[str, Any]:
+        """Sync through the ingest core; its report (same keys as `ragfood ingest --json`)."""
+        report = sync_foods(
+            self.raw,
+            gateway,
+            namespace=namespace,
+            source=self.source,
+            max_delete_fraction=max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+            progress=progress,
+            max_bytes=MAX_MIGRATION_BYTES,
+        )
+        summary = report.as_dict()
+        summary["warnings"] = self.warnings + summary["warnings"]
+        summary["dry_run"] = False
+        return summary
+
+    def plan(
+        self,
+        gateway: VectorGateway,
+        *,
+        namespace: str,
+        max_delete_fraction: float,
+        allow_mass_delete: bool = False,
+    ) -> dict[str, Any]:
+        """What `run` would write, from the same planner, without writing anything."""
+        records = self.parsed.records
+        stored, size = stored_for(
+            gateway, namespace, [r.id for r in records], RetryBudget(DEFAULT_BUDGET_S)
+        )
+        plan = plan_sync(
+            records,
+            stored,
+            source=self.source,
+            namespace_size=size,
+            rejected=len(self.parsed.rejects),
+            max_delete_fraction=max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+        )
+        rejected = self.parsed.rejects
+        status = "rejected" if rejected and not records else "ok"
+        if status == "ok" and (rejected or plan.deletions_skipped or plan.conflicts):
+            status = "partial"
+        return {
+            "source": self.source,
+            "namespace": namespace,
+            "status": status,
+            "items": self.parsed.total,
+            "upserted": 0,
+            "unchanged": plan.unchanged,
+            "deleted": 0,
+            "adopted": plan.adopted,
+            "rejected": [{"index": r.index, "id": r.id, "reason": r.reason} for r in rejected],
+            "conflicts": [{"id": c.id, "owner": c.owner} for c in plan.conflicts],
+            "warnings": self.warnings + self.parsed.warnings,
+            "deletions_skipped": plan.deletions_skipped,
+            "error": None,
+            "dry_run": True,
+            "would_upsert": len(plan.to_upsert),
+            "would_delete": len(plan.to_delete),
+            "would_upsert_ids": [r.id for r in plan.to_upsert[:20]],
+            "would_delete_ids": plan.to_delete[:20],
+        }

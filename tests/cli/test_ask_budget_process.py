@@ -1,0 +1,45 @@
+"""Issue 10's acceptance check, as users run it: `ragfood serve` with RAGFOOD_ASK_BUDGET_S=5 and
+a generator that sends a token a second forever answers POST /ask within 7 s, degraded, with its
+sources. Real processes and real HTTP; the bound asserted is generous (CI machines are loaded)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import httpx
+
+from ragfood_vector.launcher import free_port
+from tests.cli.conftest import RAGFOOD
+from tests.cli.test_processes import ingested, wait_until_up  # noqa: F401 (fixture)
+from tests.support.generator_stub import GeneratorStub
+
+
+def test_serve_answers_a_trickling_generator_within_the_budget(cli_env, ingested):  # noqa: F811
+    port = free_port()
+    with GeneratorStub() as stub:
+        stub.state.mode, stub.state.trickle_s = "trickle", 1.0  # a token a second, forever
+        env = {**cli_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "5"}
+        process = subprocess.Popen(
+            [str(RAGFOOD), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/health")
+            started = time.monotonic()
+            response = httpx.post(
+                f"{base}/ask", json={"question": "Vietnamese beef noodle soup"}, timeout=60
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert response.status_code == 200
+    answer = response.json()
+    assert elapsed < 9.0, f"answered after {elapsed:.1f} s (budget 5 s, spec 7 s)"
+    assert answer["degraded"] is True and "time budget" in answer["reason"]
+    assert answer["sources"] and answer["sources"][0]["id"] == "pho"
+    assert answer["answer"].startswith("slowly")  # the text that arrived in time is kept

@@ -1,0 +1,78 @@
+"""The CLI starts fast: `ragfood --help`, `ask` and `ingest` never import the local vector service
+(src/ragfood_vector) or numpy — checked in real processes, on what they actually imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ragfood_cli import local_env
+from ragfood_vector import config as service_config
+from ragfood_vector.launcher import VectorServer
+
+HEAVY = ("numpy", "ragfood_vector")
+# Run the CLI as its console script does, then report which heavy modules were ever imported.
+PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('HEAVY=' + ','.join(sorted({m.split('.')[0] for m in "
+    f"sys.modules if m.split('.')[0] in {HEAVY!r}}})), file=sys.stderr))\n"
+    "from ragfood_cli.main import app\n"
+    "app(args=sys.argv[1:], prog_name='ragfood')\n"
+)
+
+
+def heavy_imports(*args: str, env: dict[str, str] | None = None) -> tuple[str, int]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("HEAVY=")]
+    assert line, result.stderr[-2000:]
+    return line[-1].removeprefix("HEAVY="), result.returncode
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["ingest", "--help"]])
+def test_help_imports_neither_the_vector_service_nor_numpy(args):
+    heavy, code = heavy_imports(*args)
+    assert code == 0
+    assert heavy == ""
+
+
+def test_ask_and_ingest_import_neither_the_vector_service_nor_numpy(
+    vector_server: VectorServer, tmp_path
+):
+    foods = tmp_path / "foods.json"
+    foods.write_text(
+        json.dumps([{"id": "pho", "text": "Pho is a Vietnamese noodle soup.", "region": "Vietnam"}])
+    )
+    env = {**vector_server.client_env(), "RAGFOOD_NAMESPACE": "cli-start"}
+    heavy, code = heavy_imports("ingest", str(foods), "--json", env=env)
+    assert (heavy, code) == ("", 0)
+    heavy, code = heavy_imports("ask", "Which soup is Vietnamese?", "--json", env=env)
+    assert (heavy, code) == ("", 0)
+
+
+def test_the_vector_command_still_reaches_the_service():
+    result = subprocess.run(
+        [sys.executable, "-m", "ragfood_cli.main", "vector", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert "--embedder" in result.stdout
+
+
+def test_local_defaults_match_the_services_own():
+    assert (
+        f"http://{service_config.DEFAULT_HOST}:{service_config.DEFAULT_PORT}" == local_env.LOCAL_URL
+    )
+    assert local_env.DEFAULT_TOKEN == service_config.DEFAULT_TOKEN
+    assert local_env.DEFAULT_READONLY_TOKEN == service_config.DEFAULT_READONLY_TOKEN

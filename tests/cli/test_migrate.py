@@ -1,0 +1,417 @@
+"""`ragfood migrate chroma`: a real ChromaDB directory migrated into the local vector service.
+
+The collections are embedded here with the hash embedder over the same enriched text the index
+embeds, so ChromaDB is an exact copy of the index and their rankings must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from ragfood.foods import enrich, parse_foods
+from ragfood.vector import VectorGateway
+from ragfood_vector.launcher import VectorServer
+from tests.support.chroma import (
+    add_collection,
+    chroma_client,
+    generated_documents,
+    hash_embed,
+    tree_digest,
+)
+from tests.support.samples import PHO
+
+DOCUMENTS = generated_documents(120)
+LONG_TEXT = "word " * 8_200  # 41,000 bytes: over the 40,000-byte limit of uploads
+# The foods.json a user would write for the "mixed" collection (what migration must amount to).
+MIXED_AS_UPLOAD: list[dict[str, Any]] = [
+    {
+        "id": "good-1",
+        "text": "Pho is a Vietnamese beef noodle soup.",
+        "region": "Vietnam",
+        "source": "menu.pdf",  # LangChain's Chroma integration stores one per document
+    },
+    {"id": "good-2", "text": "Mochi is a Japanese rice cake.", "type": "dessert", "text_len": 30},
+    {"id": "empty-text", "text": "", "region": "Peru"},
+    {"id": "too-long", "text": LONG_TEXT},
+    {"id": "numeric-region", "text": "Injera is a sour flatbread.", "region": 5},
+]
+
+
+@pytest.fixture(scope="module")
+def chroma_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("chroma") / "chroma_db"
+    client = chroma_client(path)
+    embed = hash_embed()
+    add_collection(client, "foods", DOCUMENTS, embed)
+    mixed = [
+        {
+            "id": item["id"],
+            "text": item["text"],
+            "metadata": {k: v for k, v in item.items() if k not in ("id", "text")},
+        }
+        for item in MIXED_AS_UPLOAD
+    ]
+    add_collection(client, "mixed", mixed, embed)
+    add_collection(client, "vectors-only", DOCUMENTS[:5], embed, with_documents=False)
+    add_collection(client, "empty", [], embed)
+    client.close()
+    yield path
+
+
+@pytest.fixture(scope="module")
+def digest_before(chroma_dir: Path) -> dict[str, str]:
+    return tree_digest(chroma_dir)
+
+
+@pytest.fixture
+def migrate(ragfood, chroma_dir: Path, fresh_namespace: str):
+    """migrate("--collection", "foods", ...) -> (Result, --json summary or None)."""
+
+    def run(*args: str, path: Path | None = None) -> tuple[Any, dict[str, Any] | None]:
+        result = ragfood(
+            "migrate", "chroma", str(path or chroma_dir), "--namespace", fresh_namespace, *args
+        )
+        try:
+            summary = json.loads(result.stdout) if "--json" in args else None
+        except json.JSONDecodeError:
+            summary = None
+        return result, summary
+
+    return run
+
+
+def _stored(server: VectorServer, namespace: str) -> dict[str, Any]:
+    index, found, cursor = server.index(), {}, ""
+    while True:
+        page = index.range(
+            cursor=cursor, limit=1000, include_metadata=True, include_data=True, namespace=namespace
+        )
+        found.update({v.id: v for v in page.vectors})
+        cursor = page.next_cursor
+        if not cursor:
+            return found
+
+
+def test_a_collection_migrates_completely_and_a_second_run_writes_nothing(
+    migrate, vector_server, fresh_namespace
+):
+    # --page-size 50: the 120 documents come in three pages
+    result, summary = migrate("--collection", "foods", "--json", "--page-size", "50")
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert (summary["items"], summary["upserted"], summary["rejected"]) == (120, 120, [])
+    assert summary["source"] == "chroma:foods"
+    assert summary["verification"] == {"checked": 120, "lost": [], "changed": []}
+
+    stored = _stored(vector_server, fresh_namespace)
+    assert set(stored) == {d["id"] for d in DOCUMENTS}
+    for document in DOCUMENTS:
+        vector, meta = stored[document["id"]], document["metadata"]
+        assert vector.data == enrich(document["text"], meta["region"], meta["type"])
+        assert vector.metadata["region"] == meta["region"]
+        assert vector.metadata["type"] == meta["type"]
+        for extra in ("spicy", "rating", "origin"):
+            assert vector.metadata[extra] == meta[extra]
+        assert vector.metadata["source"] == "chroma:foods"
+
+    again, summary = migrate("--collection", "foods", "--json")
+    assert again.exit_code == 0, again.output
+    assert summary is not None
+    assert (summary["upserted"], summary["unchanged"], summary["deleted"]) == (0, 120, 0)
+
+
+def test_the_chroma_directory_is_never_modified(migrate, chroma_dir, digest_before):
+    result, _ = migrate("--collection", "foods", "--compare-sample", "5")
+    assert result.exit_code == 0, result.output
+    result, _ = migrate("--collection", "mixed")
+    assert tree_digest(chroma_dir) == digest_before
+
+
+def test_dry_run_reports_the_plan_and_writes_nothing(migrate, vector_server, fresh_namespace):
+    result, summary = migrate("--collection", "foods", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert (summary["dry_run"], summary["would_upsert"], summary["upserted"]) == (True, 120, 0)
+    assert _stored(vector_server, fresh_namespace) == {}
+
+    result, _ = migrate("--collection", "foods")
+    assert "would upsert" not in result.output
+    result, summary = migrate("--collection", "foods", "--dry-run", "--json")
+    assert summary is not None
+    assert (summary["would_upsert"], summary["unchanged"]) == (0, 120)
+
+
+def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
+    migrate, vector_server, fresh_namespace
+):
+    result, summary = migrate("--collection", "mixed", "--json")
+    assert result.exit_code == 2, result.output
+    assert summary is not None
+    upload = parse_foods(json.dumps(MIXED_AS_UPLOAD).encode(), "foods.json")
+    expected = {(r.id, r.reason) for r in upload.rejects}
+    assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
+    assert {"empty-text", "too-long", "numeric-region"} == {r["id"] for r in summary["rejected"]}
+    assert set(_stored(vector_server, fresh_namespace)) == {"good-1", "good-2"}
+    stored = _stored(vector_server, fresh_namespace)
+    assert stored["good-2"].metadata["text_len"] == 30
+    assert stored["good-1"].metadata["chroma_source"] == "menu.pdf"
+    assert stored["good-1"].metadata["source"] == "chroma:mixed"
+    assert (
+        "metadata field 'source' (1 document) is reserved in the index; kept as 'chroma_source'"
+        in summary["warnings"]
+    )
+
+
+def test_an_unknown_collection_lists_those_that_exist(migrate):
+    result, _ = migrate("--collection", "recipes")
+    assert result.exit_code == 1
+    assert "no collection 'recipes'" in result.output
+    assert "'empty', 'foods', 'mixed', 'vectors-only'" in result.output
+
+
+def test_a_collection_without_documents_is_refused(migrate, vector_server, fresh_namespace):
+    result, _ = migrate("--collection", "vectors-only")
+    assert result.exit_code == 1
+    assert "holds 5 embeddings but no documents" in result.output
+    assert _stored(vector_server, fresh_namespace) == {}
+
+
+def test_an_empty_collection_is_refused(migrate):
+    result, _ = migrate("--collection", "empty")
+    assert result.exit_code == 1 and "is empty" in result.output
+
+
+def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    result, _ = migrate("--collection", "foods", path=tmp_path)
+    assert result.exit_code == 1
+    assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
+
+
+def test_nothing_reaches_the_network(migrate, monkeypatch):
+    """No telemetry, no model download (Chroma's default embedding function would fetch one)."""
+    attempts: list[Any] = []
+    local = ("127.0.0.1", "::1", "localhost")
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def guarded_connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in local:
+            attempts.append(address)
+            raise OSError(f"test: no network ({address})")
+        return connect(sock, address)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in local:
+            attempts.append(host)
+            raise socket.gaierror(f"test: no network ({host})")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    result, _ = migrate("--collection", "foods", "--compare-sample", "5", "--embed", "hash")
+    assert result.exit_code == 0, result.output
+    result, _ = migrate("--collection", "foods", "--compare-sample", "5")
+    assert result.exit_code == 0, result.output
+    assert attempts == []
+
+
+def test_comparison_against_a_copy_agrees(migrate, tmp_path):
+    questions = tmp_path / "questions.json"
+    labelled = [
+        {"question": d["text"].removeprefix(f"Dish {n} is made with "), "expected_ids": [d["id"]]}
+        for n, d in enumerate(DOCUMENTS[:20])
+    ]
+    questions.write_text(json.dumps([*labelled, {"question": "zzzz", "expected_ids": []}]))
+    result, summary = migrate(
+        "--collection", "foods", "--compare", str(questions), "--embed", "hash", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    comparison = summary["comparison"]
+    assert (comparison["questions"], comparison["labelled"], comparison["k"]) == (21, 20, 5)
+    # Both embed the same texts the same way: only ties and HNSW approximation may differ.
+    assert comparison["overlap@5"] >= 0.9
+    assert comparison["top1_agreement"] >= 0.9
+    assert comparison["chroma_recall@5"] == comparison["index_recall@5"] >= 0.9
+
+
+def test_comparison_table_on_a_sample_of_documents(migrate):
+    result, _ = migrate("--collection", "foods", "--compare-sample", "8", "--embed", "hash")
+    assert result.exit_code == 0, result.output
+    assert "ChromaDB vs the index on 8 questions" in result.output
+    assert "overlap@5" in result.output and "recall@1 (8 labelled)" in result.output
+
+
+def test_comparison_with_the_wrong_embedding_function_says_so(migrate):
+    result, _ = migrate("--collection", "foods", "--compare-sample", "3", "--embed", "hash:16")
+    assert result.exit_code == 1
+    assert "16-dimensional vectors but collection 'foods' holds 384-dimensional" in result.output
+
+
+def test_compare_file_needs_an_embedding_function(migrate, tmp_path):
+    questions = tmp_path / "questions.json"
+    questions.write_text("[]")
+    result, _ = migrate("--collection", "foods", "--compare", str(questions))
+    assert result.exit_code == 1 and "--compare needs --embed" in result.output
+
+
+def test_a_lost_item_exits_3_and_names_it(migrate, monkeypatch):
+    upsert = VectorGateway.upsert
+
+    def loses_one(self: VectorGateway, records: Any, **kwargs: Any) -> int:
+        kept = [r for r in records if r.id != "dish-042"]
+        return upsert(self, kept, **kwargs) + len(records) - len(kept)  # acknowledged, not stored
+
+    monkeypatch.setattr(VectorGateway, "upsert", loses_one)
+    result, summary = migrate("--collection", "foods", "--json", "--compare-sample", "3")
+    assert result.exit_code == 3, result.output
+    assert summary is not None
+    assert summary["verification"]["lost"] == ["dish-042"]
+    result, _ = migrate("--collection", "foods")
+    assert result.exit_code == 3
+    assert "LOST: 1 of 120 migrated items" in result.output and "dish-042" in result.output
+
+
+def test_comparison_figures_by_hand():
+    from ragfood_cli.compare import compare
+    from ragfood_cli.evaluate import Question
+
+    questions = [
+        Question("a", ("x",)),  # both find x first: full agreement
+        Question("b", ("y",)),  # only ChromaDB finds y
+        Question("c", ()),  # unlabelled: counts for overlap only
+    ]
+    chroma = {"a": ["x", "p", "q"], "b": ["y", "p", "q"], "c": ["p", "q", "r"]}
+    index = {"a": ["x", "p", "q"], "b": ["p", "z", "w"], "c": ["r", "s", "t"]}
+    result = compare(
+        questions, lambda qs: [chroma[q.question] for q in qs], index.__getitem__, k=3
+    ).as_dict()
+    assert result["overlap@3"] == round((1 + 1 / 3 + 1 / 3) / 3, 3)
+    assert (result["chroma_recall@1"], result["index_recall@1"]) == (1.0, 0.5)
+    assert (result["chroma_recall@3"], result["index_recall@3"]) == (1.0, 0.5)
+    assert (result["only_chroma_found"], result["only_index_found"]) == (1, 0)
+    assert result["top1_agreement"] == round(1 / 3, 3)
+    assert [d["question"] for d in result["disagreements"]] == ["b", "c"]
+
+
+def test_other_sources_are_left_alone_and_rollback_removes_only_the_migration(
+    ragfood, migrate, vector_server, fresh_namespace, tmp_path
+):
+    upload = tmp_path / "kb.json"
+    mine = {"id": "dish-001", "text": "Our own dish 1.", "region": "Peru"}
+    upload.write_text(json.dumps([PHO, mine]))
+    assert ragfood("ingest", str(upload), "--namespace", fresh_namespace).exit_code == 0
+
+    result, summary = migrate("--collection", "foods", "--json")
+    assert result.exit_code == 2, result.output  # dish-001 belongs to kb.json
+    assert summary is not None
+    assert summary["conflicts"] == [{"id": "dish-001", "owner": "kb.json"}]
+    assert (summary["upserted"], summary["verification"]["checked"]) == (119, 119)
+    stored = _stored(vector_server, fresh_namespace)
+    assert len(stored) == 121
+    assert stored["dish-001"].metadata["source"] == "kb.json"
+    assert stored["dish-001"].data == enrich(mine["text"], "Peru", None)
+
+    rollback = ("migrate", "rollback", "--collection", "foods", "--namespace", fresh_namespace)
+    result = ragfood(*rollback)
+    assert result.exit_code == 2 and "deletions skipped" in result.output  # 119 of 121
+    assert len(_stored(vector_server, fresh_namespace)) == 121
+    result = ragfood(*rollback, "--allow-mass-delete", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == 119
+    assert set(_stored(vector_server, fresh_namespace)) == {"pho", "dish-001"}
+
+
+class _OllamaEmbed(BaseHTTPRequestHandler):
+    """Ollama's /api/embed, answering with the hash embedder (the collection's function)."""
+
+    embed = staticmethod(hash_embed())
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append(body)
+        if self.path != "/api/embed" or body.get("model") != "hash-model":
+            payload, status = {"error": f"model {body.get('model')!r} not found"}, 404
+        else:
+            payload, status = {"model": body["model"], "embeddings": self.embed(body["input"])}, 200
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def ollama_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OllamaEmbed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url):
+    result, summary = migrate(
+        "--collection",
+        "foods",
+        "--compare-sample",
+        "6",
+        "--embed",
+        f"ollama:{ollama_url}#hash-model",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert summary["comparison"]["embedder"] == f"ollama:{ollama_url}#hash-model"
+    assert summary["comparison"]["chroma_recall@1"] == 1.0
+    assert _OllamaEmbed.requests[-1]["model"] == "hash-model"
+    assert len(_OllamaEmbed.requests[-1]["input"]) == 6
+
+    result, _ = migrate(
+        "--collection", "foods", "--compare-sample", "2", "--embed", f"ollama:{ollama_url}#mxbai"
+    )
+    assert result.exit_code == 1
+    assert "answered 404 for model 'mxbai'" in result.output
+
+
+def test_the_cli_imports_chromadb_only_when_migrating():
+    probe = (
+        "import sys, ragfood_cli.main, ragfood_cli.migrate_cli; "
+        "print(sorted(m for m in ('chromadb', 'ragfood_cli.chroma_source') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_verification_waits_until_the_index_has_indexed_the_writes():
+    from ragfood.vector import IndexInfo
+    from ragfood_cli.migrate import wait_until_indexed
+
+    pending = [250, 40, 0]
+    slept: list[float] = []
+
+    class Indexing:  # Upstash reports pendingVectorCount while it indexes (local: always 0)
+        def info(self) -> IndexInfo:
+            return IndexInfo(0, 384, "COSINE", None, {"kb": 290}, {"kb": pending.pop(0)})
+
+    assert wait_until_indexed(Indexing(), "kb", sleep=slept.append) == 0  # type: ignore[arg-type]
+    assert slept == [1.0, 1.0]
+    pending[:] = [9] * 5
+    assert wait_until_indexed(Indexing(), "kb", timeout_s=3, sleep=slept.append) == 9  # type: ignore[arg-type]
