@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ragfood.snowball import EnglishStemmer
+import snowballstemmer
 
 # NLTK's English stop word list, as the local BM25 service uses it (forms with an apostrophe
 # dropped: the tokenizer splits "don't" into "don" and "t", both listed).
@@ -53,7 +53,7 @@ class _Stemmer(threading.local):
     """Stemmer objects keep state between calls: one per thread (the API serves threads)."""
 
     def __init__(self) -> None:
-        self.english = EnglishStemmer()
+        self.english = snowballstemmer.stemmer("english")
 
 
 _stemmer = _Stemmer()
