@@ -23,6 +23,7 @@ FULL = [
     ["bench_ask.py", "--questions", "200"],
     ["bench_cold_start.py", "--runs", "15"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
+    ["bench_ask_budget.py", "--asks", "5"],
 ]
 QUICK = [
     ["bench_ingest.py", "--sizes", "1000,10000"],
@@ -31,6 +32,7 @@ QUICK = [
     ["bench_ask.py", "--questions", "50"],
     ["bench_cold_start.py", "--runs", "3"],
     ["vector_scale.py", "--sizes", "1000,10000"],
+    ["bench_ask_budget.py", "--asks", "2"],
 ]
 
 
