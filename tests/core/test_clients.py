@@ -35,9 +35,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     services.reset()
 
 
-def test_ask_pipeline_builds_one_tls_context_and_one_client_per_destination(
-    counted, monkeypatch
-):
+def test_ask_pipeline_builds_one_tls_context_and_one_client_per_destination(counted, monkeypatch):
     monkeypatch.setenv("UPSTASH_VECTOR_REST_URL", "https://example-vector.upstash.io")
     monkeypatch.setenv("UPSTASH_VECTOR_REST_READONLY_TOKEN", "read-only-token")
     monkeypatch.delenv("UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM", raising=False)
