@@ -64,3 +64,13 @@ def test_an_id_owned_by_another_file_is_a_conflict_exit_2(ragfood, tmp_path):
     result = ragfood("ingest", str(write(tmp_path / "b", "europe.json", dishes("Europe", "x", 2))))
     assert result.exit_code == 2
     assert "conflict" in result.output and "'x-0' is owned by asia.json" in result.output
+
+
+def test_take_over_hands_items_to_another_owner(ragfood, tmp_path, vector_server, fresh_namespace):
+    path = write(tmp_path, "foods.json", dishes("Asia", "x", 3))
+    ragfood("ingest", str(path))
+    owner = "s3://ragfood-kb/uploads/foods.json"
+    assert ragfood("ingest", str(path), "--source", owner).exit_code == 2  # conflicts
+    result = ragfood("ingest", str(path), "--source", owner, "--take-over", "--json")
+    assert json.loads(result.stdout)["adopted"] == 3
+    assert {m["source"] for m in stored(vector_server, fresh_namespace).values()} == {owner}
