@@ -25,6 +25,7 @@ FULL = [
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
     ["bench_ask_budget.py", "--asks", "5"],
     ["migrate_compare.py"],
+    ["bench_retrieval.py"],
 ]
 QUICK = [
     ["bench_ingest.py", "--sizes", "1000,10000"],
@@ -34,6 +35,7 @@ QUICK = [
     ["bench_cold_start.py", "--runs", "3"],
     ["vector_scale.py", "--sizes", "1000,10000"],
     ["bench_ask_budget.py", "--asks", "2"],
+    ["bench_retrieval.py", "--embedder", "hash", "--skip-serve"],
 ]
 
 
