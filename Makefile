@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean chromium
 
 include infra/sam.mk
 
@@ -21,8 +21,20 @@ $(STAMP): pyproject.toml
 lint: setup
 	$(BIN)/ruff check .
 
+# Headless Chromium from Debian's packages for the web page's browser test (Playwright drives it;
+# it cannot download a browser of its own here). A no-op once /usr/bin/chromium exists.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		|| ($(SUDO) apt-get update -qq && \
+		    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 # sam-setup: the SAM CLI (own venv) for `sam validate --lint` and `sam build` in the suite.
-test: setup lint sam-setup
+test: setup lint sam-setup chromium
 	$(BIN)/python -m pytest
 
 demo: setup

@@ -25,6 +25,8 @@ FULL = [
     ["bench_client_cpu.py", "--items", "10000", "--runs", "5"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
     ["bench_ask_budget.py", "--asks", "5"],
+    ["migrate_compare.py"],
+    ["bench_retrieval.py"],
 ]
 QUICK = [
     ["bench_ingest.py", "--sizes", "1000,10000"],
@@ -35,6 +37,7 @@ QUICK = [
     ["bench_client_cpu.py", "--items", "2000", "--runs", "1"],
     ["vector_scale.py", "--sizes", "1000,10000"],
     ["bench_ask_budget.py", "--asks", "2"],
+    ["bench_retrieval.py", "--embedder", "hash", "--skip-serve"],
 ]
 
 

@@ -1,9 +1,10 @@
 """Ask function: the FastAPI app, served by Mangum here (handler) and by uvicorn under AWS Lambda
 Web Adapter for the streaming route (run.sh). One app module; only the serving differs.
 
-Routes: POST /ask, GET /health, and the OpenAPI docs at /docs. Client mistakes get a 4xx JSON body
-naming the field; upstream failures get 502/503/504 naming the dependency; nothing ever returns a
-stack trace. The parts live in askapi/ (schemas, errors, middleware, routes).
+Routes: POST /ask, POST /ask/stream (server-sent events; deployed through Lambda Web Adapter),
+GET / (the web page), GET /health, and the OpenAPI docs at /docs. Client mistakes get a 4xx JSON
+body naming the field; upstream failures get 502/503/504 naming the dependency; nothing ever
+returns a stack trace. The parts live in askapi/ (schemas, errors, middleware, routes, page).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from askapi import errors
+from askapi.deadline import InvocationDeadline
 from askapi.middleware import JsonBodies, StagePrefix
-from askapi.routes import ask, health
+from askapi.routes import ask, health, page, stream
 from askapi.security import REQUIRES_API_KEY
 from ragfood import budget, cors, services
 from ragfood.telemetry import publish_metrics
@@ -36,13 +38,16 @@ app = FastAPI(
     responses=errors.RESPONSES,
 )
 app.add_middleware(JsonBodies)
+app.add_middleware(InvocationDeadline)  # under Lambda Web Adapter; the handler's scope otherwise
 if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
     app.add_middleware(StagePrefix, prefix=stage)
 if origins := cors.allowed_origins():  # added last: outermost, so every answer carries it
     app.add_middleware(CORSMiddleware, **cors.middleware_options(origins))
 errors.register(app)
 app.include_router(ask.router, dependencies=REQUIRES_API_KEY)
+app.include_router(stream.router, dependencies=REQUIRES_API_KEY)
 app.include_router(health.router)
+app.include_router(page.router)
 
 
 _asgi_adapter = Mangum(app, lifespan="off")

@@ -69,6 +69,9 @@ class Settings(BaseModel):
     max_delete_fraction: float = _env("RAGFOOD_MAX_DELETE_FRACTION", default=0.5, ge=0, le=1)
     cache_ttl_s: float = _env("RAGFOOD_CACHE_TTL_S", default=300.0, ge=0)
     cache_size: int = _env("RAGFOOD_CACHE_SIZE", default=256, ge=0)
+    # Conversation turns: a DynamoDB table on AWS; unset = kept in this process (local runs).
+    sessions_table: str | None = _env("RAGFOOD_SESSIONS_TABLE", default=None)
+    session_ttl_s: float = _env("RAGFOOD_SESSION_TTL_S", default=3600.0, ge=60, le=7 * 86400)
     # "No information" results are what an upload changes: not cached unless asked (freshness).
     no_answer_cache_ttl_s: float = _env("RAGFOOD_NO_ANSWER_CACHE_TTL_S", default=0.0, ge=0)
     # The whole ask (query, retries, generation) ends within this; API Gateway gives up at 29 s.
@@ -83,6 +86,7 @@ class Settings(BaseModel):
         "vector_token_param",
         "vector_readonly_token_param",
         "generator_api_key_param",
+        "sessions_table",
         mode="before",
     )
     @classmethod

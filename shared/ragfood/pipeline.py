@@ -69,6 +69,7 @@ class Answer:
 
 
 OnToken = Callable[[str], None]
+OnSources = Callable[[list[Hit]], None]
 
 
 class Pipeline:
@@ -113,22 +114,25 @@ class Pipeline:
         options: AskOptions | None = None,
         *,
         on_token: OnToken | None = None,
+        on_sources: OnSources | None = None,
         deadline: Deadline | None = None,
     ) -> Answer:
-        """Answer from the knowledge base. With `on_token`, stream the generated text to it.
+        """Answer from the knowledge base. With `on_token`, stream the generated text to it;
+        `on_sources` gets the sources as soon as they are known (before any token).
 
         The answer comes by `deadline` (default: RAGFOOD_ASK_BUDGET_S from now, or an enclosing
         scope's deadline if sooner). Raises VectorError if the sources cannot be retrieved in time.
         """
         started = time.perf_counter()
         with budget.within(deadline or Deadline.after(self.budget_s)) as deadline:
-            return self._ask(question, options, on_token, deadline, started)
+            return self._ask(question, options, on_token, on_sources, deadline, started)
 
     def _ask(
         self,
         question: str,
         options: AskOptions | None,
         on_token: OnToken | None,
+        on_sources: OnSources | None,
         deadline: Deadline,
         started: float,
     ) -> Answer:
@@ -145,12 +149,16 @@ class Pipeline:
         )
         cached = self._cached(key)
         if cached is not None:
+            if on_sources:
+                on_sources(cached.sources)
             if on_token:
                 on_token(cached.answer)
             return replace(cached, cached=True, timings_ms={"total": _ms(started)})
 
         hits = self._query(question, options, filter_)
         retrieved = time.perf_counter()
+        if on_sources:
+            on_sources(hits)
         timings = {"retrieve": _ms(started)}
         if not hits:
             answer = Answer(question, NO_ANSWER, [], {"kind": "none", "model": None})

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 from ragfood import budget
 from ragfood.config import Settings, load_settings
+from ragfood.conversation import Conversations
 from ragfood.errors import ConfigError
 from ragfood.log import logger
 from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.sessions import DynamoSessionStore, MemorySessionStore, SessionStore
 from ragfood.vector import VectorGateway, make_client
 
 if TYPE_CHECKING:  # imported where built: an ingest (Lambda or CLI) never loads the ask path
@@ -88,6 +90,19 @@ def pipeline() -> Pipeline:
     )
 
 
+@cache
+def session_store() -> SessionStore:
+    s = settings()
+    if not s.sessions_table:
+        return MemorySessionStore(ttl_s=s.session_ttl_s)
+    import boto3  # only paid for where sessions live in DynamoDB (the runtime ships it)
+
+    return DynamoSessionStore(s.sessions_table, boto3.client("dynamodb"), ttl_s=s.session_ttl_s)
+
+
+@cache
+def conversations() -> Conversations:
+    return Conversations(pipeline(), session_store())
 def invocation_deadline(remaining_ms: int) -> budget.Deadline:
     """The deadline of a Lambda invocation: RAGFOOD_ASK_BUDGET_S or the time the function has
     left (less a margin to return the response), whichever ends first."""
@@ -102,5 +117,5 @@ def invocation_deadline(remaining_ms: int) -> budget.Deadline:
 
 def reset() -> None:
     """Forget every singleton (tests and the CLI use this after changing the environment)."""
-    for factory in (settings, vector_gateway, generator, pipeline):
+    for factory in (settings, vector_gateway, generator, pipeline, session_store, conversations):
         factory.cache_clear()

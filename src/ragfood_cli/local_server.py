@@ -11,7 +11,10 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from ragfood_cli.lambda_runner import load_function_module
 
-OPEN_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"})
+# The page is public, as on API Gateway: it asks for the key itself when /ask/stream needs one.
+OPEN_PATHS = frozenset(
+    {"/", "/health", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+)
 
 
 class ApiKeyMiddleware(BaseHTTPMiddleware):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,6 +101,13 @@ def ingest(
             "namespace: each prunes only the items of its own source.",
         ),
     ] = None,
+    take_over: Annotated[
+        bool,
+        typer.Option(
+            "--take-over",
+            help="Adopt ids another source owns instead of reporting them as conflicts.",
+        ),
+    ] = False,
 ) -> None:
     """Sync FILE into the index: upsert new/changed items, delete removed ones, report the rest.
 
@@ -140,6 +148,7 @@ def ingest(
                 max_delete_fraction=settings.max_delete_fraction,
                 allow_mass_delete=allow_mass_delete,
                 progress=progress,
+                take_over=take_over,
             )
     except RagfoodError as exc:
         raise _fail(str(exc)) from None
@@ -162,6 +171,13 @@ def ask(
     food_type: FoodType = None,
     top_k: TopK = None,
     min_score: MinScore = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Print the answer as it is generated.")
+    ] = False,
+    session_id: Annotated[
+        str | None,
+        typer.Option(help="Follow up in this conversation (the session id an answer gave)."),
+    ] = None,
     api_url: Annotated[
         str | None,
         typer.Option(envvar="RAGFOOD_API_URL", help="Ask a deployed API instead of locally."),
@@ -173,23 +189,53 @@ def ask(
     """Answer QUESTION from the knowledge base, with its sources."""
     payload = {"question": question, "top_k": top_k, "region": region, "type": food_type}
     payload["min_score"] = min_score
+    payload["session_id"] = session_id
     payload = {k: v for k, v in payload.items() if v is not None}
-    answer = _ask_api(api_url, api_key, payload) if api_url else _ask_local(payload)
+    # Tokens go to the terminal as they arrive, unless the output is JSON for a program.
+    on_token = None if as_json or not stream else _print_token
+    if api_url:
+        answer = (
+            _ask_api_stream(api_url, api_key, payload, on_token)
+            if stream
+            else (_ask_api(api_url, api_key, payload))
+        )
+    else:
+        answer = _ask_local(payload, on_token)
     if as_json:
         print(json.dumps(answer, indent=2))
     else:
-        print_answer(answer)
+        if on_token:
+            console.print()
+        print_answer(answer, show_answer=on_token is None)
+        if answer.get("session_id") and api_url:
+            console.print(f"[dim]follow up with --session-id {answer['session_id']}[/]")
 
 
-def _ask_local(payload: dict[str, Any]) -> dict[str, Any]:
+def _print_token(text: str) -> None:
+    console.print(text, end="", markup=False, highlight=False)
+    console.file.flush()
+
+
+def _ask_local(
+    payload: dict[str, Any], on_token: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     from ragfood import services
     from ragfood.errors import RagfoodError
     from ragfood.pipeline import AskOptions
 
     _core_settings()
-    options = AskOptions(**{k: v for k, v in payload.items() if k != "question"})
+    fields = {k: v for k, v in payload.items() if k not in ("question", "session_id")}
     try:
-        return services.pipeline().ask(payload["question"], options).as_dict()
+        return (
+            services.conversations()
+            .ask(
+                payload["question"],
+                AskOptions(**fields),
+                session_id=payload.get("session_id"),
+                on_token=on_token,
+            )
+            .as_dict()
+        )
     except RagfoodError as exc:
         raise _fail(str(exc)) from None
 
@@ -212,13 +258,29 @@ def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, An
     return body
 
 
+def _ask_api_stream(
+    url: str, key: str | None, payload: dict[str, Any], on_token: Callable[[str], None] | None
+) -> dict[str, Any]:
+    import httpx
+
+    from ragfood_cli.stream_client import StreamError, ask_stream
+
+    try:
+        return ask_stream(url, key, payload, on_token or (lambda _: None))
+    except StreamError as exc:
+        raise _fail(str(exc)) from None
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {exc}") from None
+
+
 @app.command()
 def chat(
     region: Region = None,
     food_type: FoodType = None,
     top_k: TopK = None,
 ) -> None:
-    """Ask questions in a loop; answers stream as the generator writes them. Empty line quits."""
+    """Ask questions in a loop, follow-ups included (one conversation); answers stream as the
+    generator writes them. Empty line quits."""
     from rich.prompt import Prompt
 
     from ragfood import services
@@ -227,6 +289,7 @@ def chat(
 
     _core_settings()
     options = AskOptions(top_k=top_k, region=region, type=food_type)
+    session_id: str | None = None
     console.print("[bold]RAGFood chat[/] - ask about food; an empty line or Ctrl-D quits.")
     while True:
         try:
@@ -238,15 +301,20 @@ def chat(
             return
         console.print("[bold green]ragfood[/] ", end="")
         try:
-            answer = services.pipeline().ask(
-                question, options, on_token=lambda t: console.print(t, end="", markup=False)
+            exchange = services.conversations().ask(
+                question, options, session_id=session_id, on_token=_print_token
             )
         except RagfoodError as exc:
             console.print()
             errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             continue
+        session_id = exchange.session_id
         console.print()
-        print_answer(answer.as_dict(), show_answer=False)
+        if exchange.resolved_question != question:
+            console.print(
+                f"[dim]answered as:[/] {escape(exchange.resolved_question)}", highlight=False
+            )
+        print_answer(exchange.answer.as_dict(), show_answer=False)
 
 
 @app.command()

@@ -11,6 +11,7 @@ chromadb, numpy and the core are imported inside the command: `ragfood --help` s
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from ragfood_cli.migrate import Migration
 
 EXIT_FAILED, EXIT_PARTIAL, EXIT_LOST = 1, 2, 3
+
+
+class IndexRanking(StrEnum):
+    dense = "dense"
+    ask = "ask"
+
 
 app = typer.Typer(
     help="Move an existing knowledge base (ChromaDB) into the index.",
@@ -74,6 +81,13 @@ def chroma(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="k of the comparison.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of --compare-sample.")] = 0,
+    index_ranking: Annotated[
+        IndexRanking,
+        typer.Option(
+            help="How the comparison ranks the index: dense (its vectors alone, like for like "
+            "with ChromaDB) or ask (as the ask path ranks, with RAGFOOD_LEXICAL_WEIGHT).",
+        ),
+    ] = IndexRanking.dense,
     allow_mass_delete: Annotated[
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
@@ -83,14 +97,16 @@ def chroma(
 ) -> None:
     """Migrate COLLECTION of the ChromaDB directory PATH into the index.
 
-    The directory is read from a copy and never modified. Documents become food items (ids
-    unchanged; region and type from metadata; other metadata kept), validated as uploads are and
-    synced as `ragfood ingest` syncs, owned by the source `chroma:COLLECTION`: a second run writes
-    nothing. Every migrated id is then read back from the index. With --compare or
-    --compare-sample, the same questions are asked of ChromaDB and of the index.
+    The directory is read from a copy and is never modified.
 
-    Exits 1 when nothing could be migrated, 2 when some documents were rejected, 3 when items
-    were lost.
+    Documents become food items (same ids; region and type from metadata; other metadata kept).
+
+    They are validated as uploads are and synced as `ragfood ingest` syncs, owned by the source
+    `chroma:COLLECTION`: a second run writes nothing. Every migrated id is then read back.
+
+    --compare FILE or --compare-sample N: the same questions asked of ChromaDB and the index.
+
+    Exits 1 when nothing could be migrated, 2 when documents were rejected, 3 when items were lost.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -160,7 +176,9 @@ def chroma(
 
                         assert compare_sample is not None
                         questions = sample_questions(migration.parsed.records, compare_sample, seed)
-                    comparison = _compare(read, questions, embedder, namespace, top_k, progress)
+                    comparison = _compare(
+                        read, questions, embedder, namespace, top_k, index_ranking.value, progress
+                    )
                     outcome["comparison"] = comparison.as_dict()
         except ChromaSourceError as exc:
             raise _fail(str(exc)) from None
@@ -189,11 +207,13 @@ def rollback(
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
 ) -> None:
-    """Delete from the index the items `migrate chroma` wrote for COLLECTION (and nothing else).
+    """Delete from the index the items `migrate chroma` wrote for COLLECTION, nothing else.
 
-    Only items owned by the source `chroma:COLLECTION` go; the ChromaDB directory was never
-    modified. Deleting more than RAGFOOD_MAX_DELETE_FRACTION of the namespace (as when it holds
-    only the migration) needs --allow-mass-delete. Exits 1 on failure, 2 when the guard stopped it.
+    Only items owned by the source `chroma:COLLECTION` go; the ChromaDB directory was never touched.
+
+    Deleting more than RAGFOOD_MAX_DELETE_FRACTION of the namespace needs --allow-mass-delete.
+
+    Exits 1 on failure, 2 when the mass-delete guard stopped it.
     """
     from ragfood import services
     from ragfood.errors import RagfoodError
@@ -291,6 +311,7 @@ def _compare(
     embedder: QueryEmbedder | None,
     namespace: str,
     k: int,
+    ranking: str,
     progress: Any,
 ) -> Comparison:
     from ragfood import services
@@ -317,11 +338,17 @@ def _compare(
 
     retriever = services.pipeline().retriever
 
+    # dense: plain dense ranking, the migrated vectors against ChromaDB's, like for like; ask: the
+    # ask path's blend with lexical coverage, what users get. Never a refusal (min score 0).
+    lexical_weight = 0.0 if ranking == "dense" else None
+
     def index_search(question: str) -> list[str]:
-        # Plain dense ranking (no lexical re-ranking, no refusal): the migrated vectors against
-        # ChromaDB's, like for like.
         hits = retriever.retrieve(
-            question, namespace=namespace or "", top_k=k, min_score=0.0, lexical_weight=0.0
+            question,
+            namespace=namespace or "",
+            top_k=k,
+            min_score=0.0,
+            lexical_weight=lexical_weight,
         )
         return [hit.id for hit in hits]
 
@@ -331,6 +358,7 @@ def _compare(
         index_search,
         k=k,
         embedder=embedder.name if embedder else "the documents' stored embeddings",
+        index_ranking=ranking,
         progress=lambda done, total: progress("compare", done, total),
     )
 
@@ -393,7 +421,7 @@ def _print_comparison(data: dict[str, Any]) -> None:
     k = data["k"]
     table = Table(
         title=f"ChromaDB vs the index on {data['questions']} questions "
-        f"(ChromaDB queries: {escape(data['embedder'])})"
+        f"(ChromaDB queries: {escape(data['embedder'])}; index ranking: {data['index_ranking']})"
     )
     table.add_column("metric")
     table.add_column("ChromaDB", justify="right")

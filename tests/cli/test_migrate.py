@@ -198,6 +198,14 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
     assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
 
 
+def test_a_damaged_chroma_directory_says_so(migrate, tmp_path):
+    (tmp_path / "chroma.sqlite3").write_bytes(b"not a database")
+    result, _ = migrate("--collection", "foods", path=tmp_path)
+    assert result.exit_code == 1
+    assert f"cannot open {tmp_path} as a ChromaDB directory" in result.output
+    assert "file is not a database" in result.output
+
+
 def test_nothing_reaches_the_network(migrate, monkeypatch):
     """No telemetry, no model download (Chroma's default embedding function would fetch one)."""
     attempts: list[Any] = []
@@ -243,6 +251,15 @@ def test_comparison_against_a_copy_agrees(migrate, tmp_path):
     assert comparison["overlap@5"] >= 0.9
     assert comparison["top1_agreement"] >= 0.9
     assert comparison["chroma_recall@5"] == comparison["index_recall@5"] >= 0.9
+    assert comparison["index_ranking"] == "dense"
+
+    # The ask path's ranking (dense blended with lexical coverage): what users get.
+    args = ("--compare", str(questions), "--embed", "hash", "--index-ranking", "ask", "--json")
+    result, summary = migrate("--collection", "foods", *args)
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert summary["comparison"]["index_ranking"] == "ask"
+    assert summary["comparison"]["index_recall@5"] >= 0.9
 
 
 def test_comparison_table_on_a_sample_of_documents(migrate):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+REWRITE_MARKER = "You rewrite a follow-up question"  # ragfood.followup.REWRITE_INSTRUCTIONS
 Mode = Literal["ok", "fail", "garbage", "empty", "break_stream", "trickle"]
 
 
@@ -30,10 +31,17 @@ class StubState:
     stall_after: int | None = None  # mode "trickle": go silent (connection open) after N tokens
     models: tuple[str, ...] = ("llama3.2", "stub-model")
     requests: list[dict[str, Any]] = field(default_factory=list)
+    rewrite_to: str | None = None  # the reply to follow-up rewrite requests (None: a quote)
+    word_delay_s: float = 0.0  # streamed answers: a pause before each word (slow but finishing)
     closed: threading.Event = field(default_factory=threading.Event)
     open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
+        rewrite = bool(messages) and messages[0]["content"].startswith(REWRITE_MARKER)
+        if rewrite and self.rewrite_to is not None:
+            # A follow-up rewrite request (ragfood.followup), answered as told; with None, like
+            # a model that ignored the instructions and answered from a source.
+            return self.rewrite_to
         prompt = messages[-1]["content"] if messages else ""
         match = re.search(r"^\[1\] (.+)$", prompt, re.MULTILINE)
         quoted = match.group(1)[:160] if match else "nothing"
@@ -63,6 +71,7 @@ class GeneratorStub:
         self.state.mode, self.state.delay_s, self.state.trickle_s = "ok", 0.0, 1.0
         self.state.stall_after = None
         self.state.requests.clear()
+        self.state.rewrite_to, self.state.word_delay_s = None, 0.0
 
     def __enter__(self) -> GeneratorStub:
         self._thread.start()
@@ -137,6 +146,8 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
                     self.connection.close()  # the generator dies midway
                     return
+                if state.word_delay_s:
+                    time.sleep(state.word_delay_s)
                 piece = word if n == 0 else " " + word
                 if openai:
                     chunk = {"model": model, "choices": [{"delta": {"content": piece}}]}

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragfood.pipeline import MAX_QUESTION_CHARS
+from ragfood.sessions import SESSION_ID
 
 Label = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -20,6 +21,16 @@ class AskRequest(BaseModel):
     region: Label | None = None
     type: Label | None = None
     min_score: Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | None = None
+    session_id: (
+        Annotated[
+            str,
+            Field(
+                pattern=SESSION_ID.pattern,
+                description="From a previous answer, to ask a follow-up in the same conversation",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Source(BaseModel):
@@ -45,6 +56,13 @@ class AskResponse(BaseModel):
     reason: str | None = None
     timings_ms: dict[str, float]
     cached: bool = False
+    session_id: str = Field(
+        description="Send it back with the next question to follow up (a new one when the one "
+        "sent was unknown or expired)"
+    )
+    resolved_question: str = Field(
+        description="The question as answered: a follow-up made standalone with the session"
+    )
 
 
 class ErrorBody(BaseModel):

@@ -13,11 +13,16 @@ from ragfood.pipeline import AskOptions
 router = APIRouter()
 
 
-@router.post("/ask", response_model=AskResponse)
-def ask(request: AskRequest) -> dict[str, Any]:
-    options = AskOptions(
+def options_of(request: AskRequest) -> AskOptions:
+    return AskOptions(
         top_k=request.top_k, min_score=request.min_score, region=request.region, type=request.type
     )
-    answer = services.pipeline().ask(request.question, options)
-    telemetry.record_answer(answer)
-    return answer.as_dict()
+
+
+@router.post("/ask", response_model=AskResponse)
+def ask(request: AskRequest) -> dict[str, Any]:
+    exchange = services.conversations().ask(
+        request.question, options_of(request), session_id=request.session_id
+    )
+    telemetry.record_answer(exchange.answer)
+    return exchange.as_dict()

@@ -1,0 +1,190 @@
+"use strict";
+// The ask page: POST ask/stream (fetch + ReadableStream: EventSource cannot POST), render the
+// server-sent events as they arrive, keep the session id for follow-ups. Every URL is relative to
+// the page, so it works at / locally and under a stage path such as /v1/ when deployed.
+(() => {
+  const here = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
+  const STREAM_URL = here + "ask/stream";
+  const $ = (id) => document.getElementById(id);
+  const form = $("ask-form"), questionBox = $("question"), askButton = $("ask");
+  const statusLine = $("status"), keyPanel = $("key-panel"), keyInput = $("api-key");
+  const seen = { regions: new Set(), types: new Set() };
+  let sessionId = sessionStorage.getItem("ragfood.session") || null;
+
+  function status(text, isError = false) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle("error", isError);
+  }
+
+  function apiKey() { return sessionStorage.getItem("ragfood.apiKey") || ""; }
+
+  $("save-key").addEventListener("click", () => {
+    sessionStorage.setItem("ragfood.apiKey", keyInput.value.trim());
+    keyPanel.hidden = true;
+    status("API key set for this tab. Ask again.");
+  });
+
+  $("new-conversation").addEventListener("click", () => {
+    sessionId = null;
+    sessionStorage.removeItem("ragfood.session");
+    $("turns").replaceChildren();
+    status("New conversation.");
+    questionBox.focus();
+  });
+
+  questionBox.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const question = questionBox.value.trim();
+    if (!question) return;
+    const body = { question };
+    for (const field of ["region", "type"]) {
+      const value = $(field).value.trim();
+      if (value) body[field] = value;
+    }
+    if (sessionId) body.session_id = sessionId;
+    askButton.disabled = true;
+    status("Searching the knowledge base…");
+    const turn = addTurn(question);
+    try {
+      await stream(body, turn);
+    } catch (error) {
+      finishWithError(turn, error.message || String(error));
+    } finally {
+      askButton.disabled = false;
+      turn.answer.setAttribute("aria-busy", "false");
+    }
+  });
+
+  function addTurn(question) {
+    const node = $("turn-template").content.firstElementChild.cloneNode(true);
+    node.querySelector(".question").textContent = question;
+    $("turns").append(node);
+    questionBox.value = "";
+    return {
+      node,
+      answer: node.querySelector(".answer"),
+      resolved: node.querySelector(".resolved"),
+      note: node.querySelector(".note"),
+      sources: node.querySelector(".sources"),
+    };
+  }
+
+  async function stream(body, turn) {
+    const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
+    if (apiKey()) headers["x-api-key"] = apiKey();
+    const response = await fetch(STREAM_URL, { method: "POST", headers, body: JSON.stringify(body) });
+    if (!response.ok) {
+      const detail = await response.json().catch(() => ({}));
+      if (response.status === 403) {
+        keyPanel.hidden = false;
+        keyInput.focus();
+        throw new Error("This API needs a valid API key: enter it above, then ask again.");
+      }
+      throw new Error(detail.error || detail.message || `HTTP ${response.status}`);
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const parsed = parseEvent(block);
+        if (parsed) handle(parsed.event, parsed.data, turn);
+      }
+    }
+  }
+
+  function parseEvent(block) {
+    let event = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) continue;  // comment / keep-alive
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    if (!data.length) return null;
+    return { event, data: JSON.parse(data.join("\n")) };
+  }
+
+  function handle(event, data, turn) {
+    if (event === "sources") {
+      remember(data);
+      showSources(turn, data.sources);
+      status(data.sources.length ? "Writing the answer…" : "No matching source.");
+    } else if (event === "token") {
+      turn.answer.append(document.createTextNode(data.text));
+    } else if (event === "done") {
+      remember(data);
+      if (data.resolved_question && data.resolved_question !== turn.node.querySelector(".question").textContent) {
+        turn.resolved.textContent = `Answered as: ${data.resolved_question}`;
+        turn.resolved.hidden = false;
+      }
+      const by = data.generator && data.generator.kind;
+      turn.note.textContent = (data.degraded ? `Degraded: ${data.reason || "generator unavailable"}. ` : "")
+        + `Answered by ${by}${data.generator && data.generator.model ? ` (${data.generator.model})` : ""}`
+        + (data.timings_ms && data.timings_ms.total ? ` in ${Math.round(data.timings_ms.total)} ms.` : ".");
+      turn.note.classList.toggle("degraded", Boolean(data.degraded));
+      turn.note.hidden = false;
+      status("Ask a follow-up, or start a new conversation.");
+    } else if (event === "error") {
+      finishWithError(turn, data.error || `error ${data.status}`);
+    }
+  }
+
+  function remember(data) {
+    if (data.session_id) {
+      sessionId = data.session_id;
+      sessionStorage.setItem("ragfood.session", sessionId);
+    }
+  }
+
+  function showSources(turn, sources) {
+    turn.sources.replaceChildren(...sources.map((source, i) => {
+      const item = document.createElement("li");
+      item.value = i + 1;
+      const id = document.createElement("span");
+      id.className = "id";
+      id.textContent = source.id;
+      const meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = ` — ${source.region || "no region"} · ${source.type || "no type"} · score ${Number(source.score).toFixed(3)}`;
+      const text = document.createElement("div");
+      text.textContent = source.text;
+      item.append(id, meta, text);
+      if (source.region) seen.regions.add(source.region);
+      if (source.type) seen.types.add(source.type);
+      return item;
+    }));
+    fill("regions", seen.regions);
+    fill("types", seen.types);
+  }
+
+  function fill(listId, values) {
+    $(listId).replaceChildren(...[...values].sort().map((value) => {
+      const option = document.createElement("option");
+      option.value = value;
+      return option;
+    }));
+  }
+
+  function finishWithError(turn, message) {
+    turn.note.textContent = message;
+    turn.note.classList.add("degraded");
+    turn.note.hidden = false;
+    status(message, true);
+  }
+})();

@@ -1,0 +1,79 @@
+"""Asking within a session: resolve a follow-up with the session's last turns, answer the
+resolved question, remember the turn. Shared by the ask API (both routes) and `ragfood chat`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ragfood import budget
+from ragfood.budget import Deadline
+from ragfood.followup import resolve
+from ragfood.log import logger
+from ragfood.pipeline import Answer, AskOptions, Pipeline
+from ragfood.sessions import MAX_TURNS, SessionStore, Turn, new_session_id, valid_session_id
+from ragfood.vector import Hit
+
+
+@dataclass
+class Exchange:
+    answer: Answer
+    session_id: str
+    resolved_question: str
+    resolved_by: str  # standalone, rule or generator
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.answer.as_dict(),
+            "session_id": self.session_id,
+            "resolved_question": self.resolved_question,
+        }
+
+
+class Conversations:
+    def __init__(self, pipeline: Pipeline, store: SessionStore) -> None:
+        self.pipeline = pipeline
+        self.store = store
+
+    def open(self, session_id: str | None) -> tuple[str, list[Turn]]:
+        """The id to use and its turns. Unknown or expired ids get a fresh id, never adopted."""
+        if session_id and valid_session_id(session_id):
+            turns = self.store.turns(session_id)
+            if turns is not None:
+                return session_id, turns
+        return new_session_id(), []
+
+    def ask(
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        session_id: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+        on_sources: Callable[[list[Hit]], None] | None = None,
+        on_resolved: Callable[[str, str], None] | None = None,
+        deadline: Deadline | None = None,
+    ) -> Exchange:
+        # One budget for the whole exchange: resolving the follow-up spends from it too.
+        if deadline is None:
+            deadline = Deadline.after(self.pipeline.budget_s).earliest(budget.current())
+        session_id, turns = self.open(session_id)
+        resolution = resolve(question.strip(), turns, self.pipeline.generator, deadline)
+        if on_resolved:
+            on_resolved(session_id, resolution.question)
+        answer = self.pipeline.ask(
+            resolution.question,
+            options,
+            on_token=on_token,
+            on_sources=on_sources,
+            deadline=deadline,
+        )
+        turn = Turn.bounded(
+            question, resolution.question, answer.answer, [h.id for h in answer.sources]
+        )
+        try:
+            self.store.save(session_id, [*turns, turn][-MAX_TURNS:])
+        except Exception as exc:  # losing the memory must not lose the answer
+            logger.warning("could not save the session", extra={"error": type(exc).__name__})
+        return Exchange(answer, session_id, resolution.question, resolution.how)

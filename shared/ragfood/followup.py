@@ -1,0 +1,193 @@
+"""Follow-up questions: turn "Which country is it from?" into "Which country is bibimbap from?".
+
+Retrieval only sees the question, so a follow-up must be made standalone before it is searched.
+With a generator, the generator rewrites it (bounded in time; a rewrite that does not look like a
+question is ignored). Without one — or when it is slow, fails or rambles — a deterministic rule
+puts the previous question's subject in place of the pronoun.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ragfood.errors import GeneratorError
+from ragfood.log import logger
+from ragfood.sessions import Turn
+
+if TYPE_CHECKING:
+    from ragfood.budget import Deadline
+    from ragfood.generator import GeneratorClient
+
+How = Literal["standalone", "rule", "generator"]
+
+MAX_REWRITE_S = 4.0  # the rewrite may use at most this much, and a third of what is left
+MAX_REWRITE_CHARS = 300
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# Pronouns that always refer back; demonstratives only when they stand alone ("of those?").
+PRONOUNS = _words("it its it's they them their theirs he she him her")
+DEMONSTRATIVES = _words("this that these those one ones")
+POSSESSIVES = frozenset({"its", "their", "theirs"})
+LEADS = ("and ", "what about ", "how about ", "also ", "so ")
+STOP = _words(
+    """a an the and or but of to in on at by for with about from into as is are was were be been
+    being do does did can could should would will shall may might must have has had what which
+    who whom whose when where why how tell me us you your i my we our please explain describe
+    give some any more much many there here not no yes than then so also just very really
+    more most less least if else"""
+)
+# Words that ask *about* a food without naming one: "which country", "what ingredients".
+GENERIC = _words(
+    """country countries region regions origin originate originally come comes came dish dishes
+    food foods type types kind kinds taste tastes flavour flavor made make makes ingredient
+    ingredients eat eaten served serve cook cooked cooking recipe popular famous traditional
+    typically usually often known called name named like similar other others else different
+    spicy sweet sour"""
+)
+
+_rewriter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="followup-rewrite")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    question: str  # what retrieval and the answer use
+    how: How
+
+
+def resolve(
+    question: str,
+    turns: list[Turn],
+    generator: GeneratorClient | None = None,
+    deadline: Deadline | None = None,
+) -> Resolution:
+    """The standalone form of `question`, given the session's previous turns (oldest first)."""
+    if not turns:
+        return Resolution(question, "standalone")
+    if generator is not None:
+        rewritten = _rewrite(question, turns, generator, _rewrite_budget(deadline))
+        if rewritten:
+            return Resolution(rewritten, "generator")
+    return resolve_by_rule(question, turns)
+
+
+def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
+    if not turns or not needs_context(question):
+        return Resolution(question, "standalone")
+    topic = ""
+    for turn in reversed(turns):  # the latest turn that named something
+        topic = subject(turn.resolved_question or turn.question)
+        if topic:
+            break
+    if not topic:
+        return Resolution(question, "standalone")
+    tokens = list(_WORD.finditer(question))
+    for i, match in enumerate(tokens):
+        word = match.group().casefold()
+        if _refers_back(word, tokens[i + 1].group().casefold() if i + 1 < len(tokens) else ""):
+            replacement = f"{topic}'s" if word in POSSESSIVES else topic
+            resolved = question[: match.start()] + replacement + question[match.end() :]
+            return Resolution(resolved, "rule")
+    return Resolution(f"{question.rstrip(' ?')} ({topic})?", "rule")
+
+
+def needs_context(question: str) -> bool:
+    """True when the question leans on an earlier turn: a pronoun, a lead-in ("and ..."), or no
+    word that names a food."""
+    lowered = question.casefold().strip()
+    if lowered.startswith(LEADS):
+        return True
+    words = [w.casefold() for w in _WORD.findall(question)]
+    for i, word in enumerate(words):
+        if _refers_back(word, words[i + 1] if i + 1 < len(words) else ""):
+            return True
+    return not any(w not in STOP and w not in GENERIC for w in words)
+
+
+def subject(question: str) -> str:
+    """The words of a question that name what it is about ("What is bibimbap?" -> "bibimbap")."""
+    words = _WORD.findall(question)
+    keep = [
+        w
+        for w in words
+        if w.casefold() not in STOP
+        and w.casefold() not in GENERIC
+        and w.casefold() not in PRONOUNS
+        and w.casefold() not in DEMONSTRATIVES
+    ]
+    return " ".join(keep[:6])
+
+
+def _refers_back(word: str, following: str) -> bool:
+    if word in PRONOUNS:
+        return True
+    # "those" in "which of those is..." refers back; in "those dumplings" it is a determiner.
+    return word in DEMONSTRATIVES and (not following or following in STOP)
+
+
+def _rewrite_budget(deadline: Deadline | None) -> float:
+    if deadline is None:
+        return MAX_REWRITE_S
+    return max(0.0, min(MAX_REWRITE_S, deadline.remaining() / 3))
+
+
+REWRITE_INSTRUCTIONS = (
+    "You rewrite a follow-up question about food into a standalone question. Use the "
+    "conversation only to replace words such as 'it', 'they' or 'those' with what they refer "
+    "to. Reply with the rewritten question only, on one line, with no quotes and no "
+    "explanation. If the question already stands alone, repeat it unchanged."
+)
+
+
+def rewrite_messages(question: str, turns: list[Turn]) -> list[dict[str, str]]:
+    history = "\n".join(
+        f"Q: {t.resolved_question or t.question}\nA: {t.answer[:200]}" for t in turns[-3:]
+    )
+    user = (
+        f"Conversation so far:\n{history}\n\n"
+        f"Follow-up question: {question}\nStandalone question:"
+    )
+    return [
+        {"role": "system", "content": REWRITE_INSTRUCTIONS},
+        {"role": "user", "content": user},
+    ]
+
+
+def _rewrite(
+    question: str, turns: list[Turn], generator: GeneratorClient, budget_s: float
+) -> str | None:
+    if budget_s < 0.2:
+        return None
+    future = _rewriter.submit(generator.generate, rewrite_messages(question, turns))
+    try:
+        text = future.result(timeout=budget_s).text
+    except FutureTimeout:
+        # The request runs on until the generator's own timeout; the ask does not wait for it.
+        logger.warning("follow-up rewrite timed out; using the rule", extra={"budget_s": budget_s})
+        return None
+    except GeneratorError as exc:
+        logger.warning("follow-up rewrite failed; using the rule", extra={"reason": str(exc)})
+        return None
+    return clean_rewrite(text)
+
+
+def clean_rewrite(text: str) -> str | None:
+    """The rewrite if it looks like one question, else None (models ramble, quote, cite)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = lines[0].strip().strip("\"'`“”").strip()
+    line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.IGNORECASE)
+    if not line or len(line) > MAX_REWRITE_CHARS or len(lines) > 2 or "[" in line:
+        return None
+    if not _WORD.search(line):
+        return None
+    return line

@@ -1,0 +1,191 @@
+"""Fixtures for conversations: the bundled data set in its own namespace, pipelines over it, the
+stub generator, and moto's DynamoDB server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from ragfood.generator import GeneratorClient
+from ragfood.pipeline import Pipeline
+from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.sync import sync_foods
+from ragfood_vector.launcher import VectorServer, free_port
+from tests.core.conftest import make_gateway
+from tests.support.generator_stub import GeneratorStub
+from tests.support.samples import MOCHI, PHO
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "foods.json"
+DATASET_NAMESPACE = "conversation-dataset"
+
+
+@pytest.fixture(scope="session")
+def dataset_namespace(minilm_server: VectorServer) -> str:
+    """data/foods.json, synced once into a namespace of its own on the real MiniLM model (the
+    hash embedder does not find bibimbap even for "What is bibimbap?")."""
+    # Small batches, long timeout: embedding 445 texts on a busy 2-core machine takes a while.
+    gateway = make_gateway(minilm_server, batch_size=100, parallelism=1, timeout_s=180)
+    report = sync_foods(DATA.read_bytes(), gateway, namespace=DATASET_NAMESPACE)
+    assert report.status == "ok", report
+    return DATASET_NAMESPACE
+
+
+@pytest.fixture(scope="session")
+def generator_stub() -> Iterator[GeneratorStub]:
+    with GeneratorStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def stub(generator_stub: GeneratorStub) -> GeneratorStub:
+    generator_stub.reset()
+    return generator_stub
+
+
+def generator_for(stub: GeneratorStub, timeout: float = 5.0) -> GeneratorClient:
+    client = retrying_client(RetryPolicy(1, 0.01, 0.02), timeout)
+    return GeneratorClient(stub.url, "llama3.2", client=client)
+
+
+def pipeline_for(
+    server: VectorServer, namespace: str, generator: GeneratorClient | None = None
+) -> Pipeline:
+    # min_score 0.5: the hash embedder's scores are not the tuned model's; no cache, so that
+    # every ask really retrieves.
+    gateway = make_gateway(server, write=False)
+    return Pipeline(gateway, generator, namespace=namespace, min_score=0.5, cache_size=0)
+
+
+@pytest.fixture(scope="session")
+def moto_dynamodb() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def dynamodb(moto_dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A DynamoDB client on moto's server; the sessions table as the template declares it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("dynamodb", endpoint_url=moto_dynamodb, region_name="us-east-1")
+    if "sessions" not in client.list_tables()["TableNames"]:
+        client.create_table(
+            TableName="sessions",
+            AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName="sessions",
+            TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True},
+        )
+    return client
+
+
+# ------------------------------------------------------------------ `ragfood serve` as a process
+
+RAGFOOD = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ragfood"
+KB = [PHO, MOCHI]
+
+
+@pytest.fixture
+def kb_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
+    """Settings for a small knowledge base (pho, mochi) in a namespace of this test's own."""
+    sync_foods(json.dumps(KB).encode(), make_gateway(vector_server), namespace=fresh_namespace)
+    return {
+        **vector_server.client_env(),
+        "RAGFOOD_NAMESPACE": fresh_namespace,
+        "RAGFOOD_MIN_SCORE": "0.5",
+        "GENERATOR_URL": "",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+@pytest.fixture
+def dataset_env(minilm_server: VectorServer, dataset_namespace: str) -> dict[str, str]:
+    return {
+        **minilm_server.client_env(),
+        "RAGFOOD_NAMESPACE": dataset_namespace,
+        "RAGFOOD_MIN_SCORE": "0.5",
+        "GENERATOR_URL": "",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+@contextmanager
+def served(env: dict[str, str], *args: str) -> Iterator[str]:
+    """`ragfood serve` in its own process (as a user runs it); yields its base URL."""
+    port = free_port()
+    # A file, not a pipe: a chatty server must never block on it.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [str(RAGFOOD), "serve", "--port", str(port), *args],
+            env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{base}/health", timeout=1.0)
+                    break
+                except httpx.HTTPError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"ragfood serve did not start: {log.read()}") from None
+                    time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class Event:
+    name: str
+    data: Any
+    at: float  # seconds since the request was sent
+
+
+def stream_events(
+    base: str, payload: dict[str, Any], *, stop_after: str | None = None, timeout: float = 30
+) -> tuple[int, list[Event]]:
+    """POST /ask/stream and record each server-sent event with its arrival time."""
+    from ragfood_cli.stream_client import events
+
+    started = time.monotonic()
+    received: list[Event] = []
+    with httpx.stream("POST", f"{base}/ask/stream", json=payload, timeout=timeout) as response:
+        if response.status_code != 200:
+            response.read()
+            return response.status_code, [Event("body", response.json(), 0.0)]
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for name, data in events(response.iter_lines()):
+            received.append(Event(name, data, time.monotonic() - started))
+            if name == stop_after:
+                break  # leaving the block hangs up, as a closed browser tab does
+    return 200, received

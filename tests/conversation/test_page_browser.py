@@ -1,0 +1,144 @@
+"""The web page in a real headless browser: Debian's Chromium, driven by Playwright, against
+`ragfood serve` with the stub generator. The user types, watches the answer stream in, reads the
+numbered sources, follows up, filters, enters the API key — and nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conversation.conftest import served
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+# As python.md says: without the background-networking flags Chromium calls home at start.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make chromium` (Debian's package)", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    page.requests = []  # type: ignore[attr-defined]
+    context.on("request", lambda request: page.requests.append(request.url))  # type: ignore[attr-defined]
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def hosts(page: Page) -> set[str]:
+    return {urlsplit(url).hostname or urlsplit(url).scheme for url in page.requests}  # type: ignore[attr-defined]
+
+
+def ask(page: Page, question: str) -> None:
+    page.fill("#question", question)
+    page.click("#ask")
+
+
+def test_a_conversation_streams_answers_with_sources_and_follows_up(page, dataset_env, stub):
+    stub.state.word_delay_s = 0.05  # a generator that writes word by word
+    with served({**dataset_env, "GENERATOR_URL": stub.url}) as base:
+        page.goto(f"{base}/")
+        expect(page).to_have_title("RAGFood — ask about food")
+
+        ask(page, "What is bibimbap?")
+        first = page.locator("#turns > li").nth(0)
+        # Streaming: part of the answer is on screen while the generator is still writing.
+        expect(first.locator(".answer[aria-busy='true']")).to_contain_text("According")
+        expect(first.locator(".note")).to_contain_text("Answered by ollama")
+        expect(first.locator(".answer")).to_have_attribute("aria-busy", "false")
+        expect(first.locator(".answer")).to_contain_text("Bibimbap")
+        sources = first.locator(".sources > li")
+        expect(sources.first.locator(".id")).to_have_text("bibimbap")
+        expect(sources.first.locator(".meta")).to_contain_text("Korea · main dish · score 0.")
+        assert sources.first.get_attribute("value") == "1"
+
+        ask(page, "Which country is it from?")
+        second = page.locator("#turns > li").nth(1)
+        expect(second.locator(".note")).to_contain_text("Answered by")
+        expect(second.locator(".resolved")).to_contain_text("bibimbap")
+        expect(second.locator(".sources > li").first.locator(".id")).to_have_text("bibimbap")
+        shot = page.screenshot(full_page=True)
+        if os.environ.get("RAGFOOD_UPDATE_SCREENSHOT") == "1":
+            SCREENSHOT.write_bytes(shot)
+
+        # A filter restricts the sources to a region.
+        page.click("#new-conversation")
+        page.fill("#region", "Japan")
+        ask(page, "a sweet rice dessert")
+        third = page.locator("#turns > li").nth(0)
+        expect(third.locator(".note")).to_contain_text("Answered by")
+        metas = third.locator(".sources .meta").all_inner_texts()
+        assert metas and all(meta.startswith(" — Japan ·") for meta in metas), metas
+
+    assert hosts(page) == {"127.0.0.1"}, page.requests  # type: ignore[attr-defined]
+
+
+def test_a_slow_generator_is_seen_streaming_and_the_budget_ends_it(page, kb_env, stub):
+    stub.state.mode, stub.state.trickle_s = "trickle", 0.5
+    env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "4"}
+    with served(env) as base:
+        page.goto(f"{base}/")
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        turn = page.locator("#turns > li").nth(0)
+        expect(turn.locator(".sources .id").first).to_have_text("pho")
+        expect(turn.locator(".answer[aria-busy='true']")).to_contain_text("slowly slowly")
+        expect(turn.locator(".note.degraded")).to_contain_text("Degraded: the time budget")
+    assert hosts(page) == {"127.0.0.1"}
+
+
+def test_the_page_asks_for_the_api_key_when_the_api_needs_one(page, kb_env):
+    with served(kb_env, "--api-key", "local-key") as base:
+        page.goto(f"{base}/")
+        expect(page.locator("#key-panel")).to_be_hidden()
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        expect(page.locator("#key-panel")).to_be_visible()
+        expect(page.locator("#status")).to_contain_text("needs a valid API key")
+        page.fill("#api-key", "local-key")
+        page.click("#save-key")
+        assert page.evaluate("sessionStorage.getItem('ragfood.apiKey')") == "local-key"
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        expect(page.locator("#turns > li").nth(1).locator(".sources .id").first).to_have_text("pho")
+    assert hosts(page) == {"127.0.0.1"}
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_forbids_it(page, kb_env):
+    with served(kb_env) as base:
+        response = page.goto(f"{base}/")
+        assert response is not None and response.ok
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+        html = response.text()
+        for marker in ("http://", "https://", "//cdn", "src=\"//", "@import"):
+            assert marker not in html, marker
+        # Even if a script tried, the browser would refuse to fetch from elsewhere.
+        blocked = page.evaluate(
+            "fetch('http://example.invalid/x').then(() => 'fetched', e => 'blocked: ' + e)"
+        )
+        assert blocked.startswith("blocked")
+    assert hosts(page) == {"127.0.0.1"}

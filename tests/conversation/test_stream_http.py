@@ -1,0 +1,118 @@
+"""POST /ask/stream on `ragfood serve`, a real process, read as a client reads it: events in
+order, tokens as they are produced, the ask budget honoured, hang-ups stopping the work."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from ragfood_vector.launcher import free_port
+from tests.conversation.conftest import served, stream_events
+
+QUESTION = {"question": "Tell me about the Vietnamese noodle soup pho"}
+
+
+def test_events_come_in_order_and_the_tokens_make_the_answer(kb_env, stub):
+    with served({**kb_env, "GENERATOR_URL": stub.url}) as base:
+        status, events = stream_events(base, QUESTION)
+        buffered = httpx.post(f"{base}/ask", json=QUESTION, timeout=30).json()
+    assert status == 200
+    names = [e.name for e in events]
+    assert names[0] == "sources" and names[-1] == "done"
+    assert set(names[1:-1]) == {"token"}
+    sources, done = events[0].data, events[-1].data
+    assert sources["sources"][0]["id"] == "pho"
+    assert set(sources["sources"][0]) == {"id", "text", "region", "type", "score"}
+    text = "".join(e.data["text"] for e in events if e.name == "token")
+    assert text.startswith("According to the knowledge base, Pho is a Vietnamese")
+    assert done["degraded"] is False and done["generator"]["kind"] == "ollama"
+    assert {"timings_ms", "session_id", "resolved_question", "reason"} <= set(done)
+    assert done["resolved_question"] == QUESTION["question"]
+    assert buffered["answer"] == text.strip() and buffered["sources"] == sources["sources"]
+
+
+def test_a_token_a_second_streams_within_the_budget(kb_env, stub):
+    """Done when: sources first, the first token within 2.5 s, `done` (degraded) within 8 s."""
+    stub.state.mode, stub.state.trickle_s = "trickle", 1.0
+    env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "6"}
+    with served(env) as base:
+        status, events = stream_events(base, QUESTION, timeout=20)
+    assert status == 200
+    assert events[0].name == "sources" and events[0].data["sources"]
+    tokens = [e for e in events if e.name == "token" and e.data["text"].strip() == "slowly"]
+    assert tokens and tokens[0].at < 2.5, f"first token after {tokens[0].at:.1f} s"
+    # Streamed as produced, not buffered: the tokens arrive spread over seconds.
+    assert len(tokens) >= 3 and tokens[-1].at - tokens[0].at >= 2.0
+    done = events[-1]
+    assert done.name == "done" and done.at < 8.0, f"done after {done.at:.1f} s"
+    assert done.data["degraded"] is True and "RAGFOOD_ASK_BUDGET_S" in done.data["reason"]
+    # The generator's connection is closed once the budget is spent.
+    until = time.monotonic() + 5
+    while stub.state.open_streams and time.monotonic() < until:
+        time.sleep(0.1)
+    assert stub.state.open_streams == 0
+
+
+def test_a_client_hanging_up_stops_the_generation(kb_env, stub):
+    stub.state.mode, stub.state.trickle_s = "trickle", 0.3
+    env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "120"}
+    with served(env) as base:
+        status, events = stream_events(base, QUESTION, stop_after="token")
+        assert status == 200 and events[-1].name == "token"
+        until = time.monotonic() + 10
+        while stub.state.open_streams and time.monotonic() < until:
+            time.sleep(0.1)
+        assert stub.state.open_streams == 0, "the generation went on after the client left"
+
+
+def test_an_unreachable_index_ends_the_stream_with_the_error_ask_would_give(kb_env):
+    env = {**kb_env, "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"}
+    env["RAGFOOD_MAX_ATTEMPTS"] = "1"
+    with served(env) as base:
+        status, events = stream_events(base, QUESTION)
+        buffered = httpx.post(f"{base}/ask", json=QUESTION, timeout=30)
+    assert status == 200 and [e.name for e in events] == ["error"]
+    error = events[0].data
+    assert error["status"] == buffered.status_code == 503
+    assert error["dependency"] == "vector-index" and "Traceback" not in str(error)
+    assert {k: v for k, v in error.items() if k != "status"} == buffered.json()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "pho", "top_k": "5"}, "top_k"),
+        ({"question": "pho", "session_id": "not a session"}, "session_id"),
+        ({"question": "pho", "unknown": 1}, "unknown"),
+    ],
+)
+def test_invalid_bodies_are_refused_before_the_stream_starts(kb_env, payload, field):
+    with served(kb_env) as base:
+        status, events = stream_events(base, payload)
+    assert status == 422
+    assert field in events[0].data["error"]
+
+
+def test_a_mistake_found_once_streaming_is_an_error_event_with_the_status_of_ask(kb_env):
+    payload = {"question": "pho", "region": "back\\slash"}  # refused by the filter builder
+    with served(kb_env) as base:
+        status, events = stream_events(base, payload)
+        buffered = httpx.post(f"{base}/ask", json=payload, timeout=30)
+    assert status == 200 and [e.name for e in events] == ["error"]
+    assert events[0].data["status"] == buffered.status_code == 422
+    assert "backslash" in events[0].data["error"]
+
+
+def test_the_api_key_protects_the_stream_but_not_the_page(kb_env):
+    with served(kb_env, "--api-key", "local-key") as base:
+        refused = httpx.post(f"{base}/ask/stream", json=QUESTION, timeout=10)
+        page = httpx.get(f"{base}/", timeout=10)
+        allowed = httpx.post(
+            f"{base}/ask/stream", json=QUESTION, headers={"x-api-key": "local-key"}, timeout=30
+        )
+    assert refused.status_code == 403
+    assert page.status_code == 200 and "<title>RAGFood" in page.text
+    assert allowed.status_code == 200 and allowed.text.startswith("event: sources")

@@ -1,0 +1,97 @@
+"""The conversation users have: "What is bibimbap?" then "Which country is it from?" — on the
+bundled data set, with and without a generator, with sessions in memory and in DynamoDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragfood.conversation import Conversations
+from ragfood.sessions import DynamoSessionStore, MemorySessionStore
+from tests.conversation.conftest import generator_for, pipeline_for
+
+pytestmark = pytest.mark.minilm
+
+FIRST, FOLLOW_UP = "What is bibimbap?", "Which country is it from?"
+
+
+def two_turns(conversations: Conversations):
+    first = conversations.ask(FIRST)
+    second = conversations.ask(FOLLOW_UP, session_id=first.session_id)
+    assert second.session_id == first.session_id
+    return first, second
+
+
+def test_the_follow_up_alone_does_not_find_bibimbap(minilm_server, dataset_namespace):
+    """Why resolution is needed: the question by itself names nothing."""
+    hits = pipeline_for(minilm_server, dataset_namespace).ask(FOLLOW_UP).sources
+    assert not hits or hits[0].id != "bibimbap"
+
+
+@pytest.mark.parametrize("where", ["memory", "dynamodb"])
+def test_without_a_generator_the_follow_up_finds_bibimbap(
+    minilm_server, dataset_namespace, request, where
+):
+    store = (
+        MemorySessionStore()
+        if where == "memory"
+        else DynamoSessionStore("sessions", request.getfixturevalue("dynamodb"))
+    )
+    first, second = two_turns(Conversations(pipeline_for(minilm_server, dataset_namespace), store))
+    assert first.answer.sources[0].id == "bibimbap"
+    assert second.resolved_question == "Which country is bibimbap from?"
+    assert second.resolved_by == "rule"
+    assert second.answer.sources[0].id == "bibimbap"
+    assert "Korea" in second.answer.answer
+
+
+def test_with_a_generator_the_generator_rewrites_the_follow_up(
+    minilm_server, dataset_namespace, stub
+):
+    stub.state.rewrite_to = "Which country does bibimbap come from?"
+    pipeline = pipeline_for(minilm_server, dataset_namespace, generator_for(stub))
+    _, second = two_turns(Conversations(pipeline, MemorySessionStore()))
+    assert second.resolved_by == "generator"
+    assert second.resolved_question == "Which country does bibimbap come from?"
+    assert second.answer.sources[0].id == "bibimbap"
+    assert second.answer.generator["kind"] == "ollama"
+    rewrite = [r for r in stub.state.requests if "Follow-up question" in str(r.get("body"))]
+    assert len(rewrite) == 1, "one rewrite request, for the second turn only"
+    assert "What is bibimbap?" in rewrite[0]["body"]["messages"][-1]["content"]
+
+
+def test_a_generator_that_answers_instead_of_rewriting_falls_back_to_the_rule(
+    minilm_server, dataset_namespace, stub
+):
+    # rewrite_to None: the stub answers the rewrite request like a question ("According to...").
+    pipeline = pipeline_for(minilm_server, dataset_namespace, generator_for(stub))
+    _, second = two_turns(Conversations(pipeline, MemorySessionStore()))
+    assert (second.resolved_by, second.resolved_question) == (
+        "rule",
+        "Which country is bibimbap from?",
+    )
+    assert second.answer.sources[0].id == "bibimbap"
+
+
+def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
+    minilm_server, dataset_namespace, stub
+):
+    import time
+
+    from ragfood import followup
+
+    pipeline = pipeline_for(minilm_server, dataset_namespace, generator_for(stub, timeout=30))
+    conversations = Conversations(pipeline, MemorySessionStore())
+    first = conversations.ask(FIRST)
+    stub.state.delay_s = 30  # the rewrite would wait for this; the ask must not
+    started = time.monotonic()
+    resolution = followup.resolve(
+        FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
+    )
+    assert time.monotonic() - started < followup.MAX_REWRITE_S + 2
+    assert (resolution.how, resolution.question) == ("rule", "Which country is bibimbap from?")
+    stub.state.delay_s = 0
+    stub.state.mode = "fail"
+    resolution = followup.resolve(
+        FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
+    )
+    assert resolution.how == "rule"
