@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from askapi import errors
+from askapi.deadline import InvocationDeadline
 from askapi.middleware import JsonBodies, StagePrefix
 from askapi.routes import ask, health, page, stream
 from askapi.security import REQUIRES_API_KEY
@@ -34,6 +35,7 @@ app = FastAPI(
     responses=errors.RESPONSES,
 )
 app.add_middleware(JsonBodies)
+app.add_middleware(InvocationDeadline)  # under Lambda Web Adapter; the handler's scope otherwise
 if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
     app.add_middleware(StagePrefix, prefix=stage)
 if origins := cors.allowed_origins():  # added last: outermost, so every answer carries it

@@ -9,6 +9,7 @@ read through `until` so it is cut when the deadline passes, whatever the peer do
 from __future__ import annotations
 
 import contextvars
+import json
 import math
 import queue
 import threading
@@ -93,6 +94,20 @@ def for_lambda(remaining_ms: int, budget_s: float, margin_s: float = 1.0) -> Dea
     """The deadline of an invocation: the budget, or the function's remaining time less a margin
     to shape and return the response, whichever ends first."""
     return Deadline.after(min(budget_s, remaining_ms / 1000 - margin_s))
+
+
+def remaining_ms_from_header(value: str | bytes | None) -> int | None:
+    """Milliseconds the invocation has left, from the `x-amzn-lambda-context` header that AWS
+    Lambda Web Adapter sends the app (JSON; `deadline` is epoch milliseconds). None if absent or
+    unreadable: the budget alone then applies."""
+    if not value:
+        return None
+    try:
+        context = json.loads(value)
+        deadline_ms = context.get("deadline", context.get("deadline_ms"))
+        return int(float(deadline_ms) - time.time() * 1000)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 _END = object()

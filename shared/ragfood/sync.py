@@ -88,8 +88,12 @@ def plan_sync(
     rejected: int = 0,
     max_delete_fraction: float = 0.5,
     allow_mass_delete: bool = False,
+    take_over: bool = False,
 ) -> SyncPlan:
     """Decide what to write and delete. Pure: the index is only read before and written after.
+
+    `take_over`: ids other files own are adopted by this one instead of reported as conflicts
+    (an explicit hand-over, e.g. from a CLI-ingested file to its upload in the bucket).
 
     `stored` holds at least every stored item this file lists or owns; `namespace_size` is the
     number of vectors in the namespace (the base of the mass-delete guard), len(stored) if unknown.
@@ -106,7 +110,7 @@ def plan_sync(
                 unchanged += 1
             else:
                 to_upsert.append(record)
-        elif item.legacy:
+        elif item.legacy or take_over:
             to_upsert.append(record)  # written before sources were tracked: this file adopts it
             adopted += 1
         else:
@@ -187,6 +191,7 @@ def sync_foods(
     progress: SyncProgress | None = None,
     budget_s: float = DEFAULT_BUDGET_S,
     max_bytes: int = MAX_FILE_BYTES,
+    take_over: bool = False,
 ) -> SyncReport:
     """Parse, plan and apply one upload as `source`.
 
@@ -216,6 +221,7 @@ def sync_foods(
             progress,
             max_delete_fraction=max_delete_fraction,
             allow_mass_delete=allow_mass_delete,
+            take_over=take_over,
         )
     except VectorQuotaExceeded as exc:
         report.status, report.error = "failed", str(exc)
@@ -244,14 +250,14 @@ def _apply(
     report: SyncReport,
     retry: RetryBudget,
     progress: SyncProgress | None,
-    **guard: Any,
+    **planning: Any,
 ) -> None:
     namespace, source = report.namespace, report.source
     mark = time.perf_counter()
     stored, size = stored_for(gateway, namespace, [r.id for r in records], retry)
     report.timings_ms["list"] = _ms(mark)
     plan = plan_sync(
-        records, stored, source=source, namespace_size=size, rejected=rejected, **guard
+        records, stored, source=source, namespace_size=size, rejected=rejected, **planning
     )
     report.unchanged, report.deletions_skipped = plan.unchanged, plan.deletions_skipped
     report.conflicts, report.adopted = plan.conflicts, plan.adopted

@@ -14,6 +14,7 @@ from ragfood.errors import (
     VectorIndexMisconfigured,
 )
 from ragfood.redact import redact_text, redact_url
+from ragfood.vector import IndexInfo
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,47 @@ def _vector_checks(settings: Settings) -> list[Check]:
         checks.append(Check("embedding model", False, str(exc)))
     except VectorError as exc:
         checks.append(Check("embedding model", False, f"query failed: {exc}"))
+    checks.append(_retrieval_check(settings, info))
     checks.append(_write_check(settings))
     if namespace_count == 0:
         checks.append(
             Check("knowledge base", True, "this namespace is empty: run `ragfood ingest`", True)
         )
     return checks
+
+
+def _retrieval_check(settings: Settings, info: IndexInfo) -> Check:
+    """The index kind (hybrid or dense-only), its sparse model, and what retrieval will do."""
+    tuning = f"lexical weight {settings.lexical_weight}, min score {settings.min_score}"
+    if info.hybrid:
+        kind = (
+            f"hybrid index: dense {info.embedding_model or 'vectors'} + sparse {info.sparse_model}"
+        )
+    else:
+        kind = "dense-only index (no sparse model)"
+    if settings.retrieval == "hybrid" and not info.hybrid:
+        return Check(
+            "retrieval",
+            False,
+            f"{kind}, but RAGFOOD_RETRIEVAL=hybrid: its sparse queries will be refused; "
+            "unset it (auto) or create the index as hybrid",
+        )
+    if settings.retrieval == "dense" and info.hybrid:
+        return Check(
+            "retrieval",
+            False,
+            f"{kind}, but RAGFOOD_RETRIEVAL=dense: its queries would return fused scores, not "
+            "dense ones, and be refused; unset it (auto) or set it to hybrid",
+        )
+    if not info.hybrid:
+        return Check(
+            "retrieval",
+            True,
+            f"{kind}: dense candidates only ({tuning}); a hybrid index (dense + BM25) also finds "
+            "items by their exact rare words (docs/deploy.md)",
+            True,
+        )
+    return Check("retrieval", True, f"{kind}; dense + sparse candidates in one request ({tuning})")
 
 
 def _write_check(settings: Settings) -> Check:

@@ -101,6 +101,13 @@ def ingest(
             "namespace: each prunes only the items of its own source.",
         ),
     ] = None,
+    take_over: Annotated[
+        bool,
+        typer.Option(
+            "--take-over",
+            help="Adopt ids another source owns instead of reporting them as conflicts.",
+        ),
+    ] = False,
 ) -> None:
     """Sync FILE into the index: upsert new/changed items, delete removed ones, report the rest.
 
@@ -141,6 +148,7 @@ def ingest(
                 max_delete_fraction=settings.max_delete_fraction,
                 allow_mass_delete=allow_mass_delete,
                 progress=progress,
+                take_over=take_over,
             )
     except RagfoodError as exc:
         raise _fail(str(exc)) from None

@@ -83,14 +83,16 @@ def chroma(
 ) -> None:
     """Migrate COLLECTION of the ChromaDB directory PATH into the index.
 
-    The directory is read from a copy and never modified. Documents become food items (ids
-    unchanged; region and type from metadata; other metadata kept), validated as uploads are and
-    synced as `ragfood ingest` syncs, owned by the source `chroma:COLLECTION`: a second run writes
-    nothing. Every migrated id is then read back from the index. With --compare or
-    --compare-sample, the same questions are asked of ChromaDB and of the index.
+    The directory is read from a copy and is never modified.
 
-    Exits 1 when nothing could be migrated, 2 when some documents were rejected, 3 when items
-    were lost.
+    Documents become food items (same ids; region and type from metadata; other metadata kept).
+
+    They are validated as uploads are and synced as `ragfood ingest` syncs, owned by the source
+    `chroma:COLLECTION`: a second run writes nothing. Every migrated id is then read back.
+
+    --compare FILE or --compare-sample N: the same questions asked of ChromaDB and the index.
+
+    Exits 1 when nothing could be migrated, 2 when documents were rejected, 3 when items were lost.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -189,11 +191,13 @@ def rollback(
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
 ) -> None:
-    """Delete from the index the items `migrate chroma` wrote for COLLECTION (and nothing else).
+    """Delete from the index the items `migrate chroma` wrote for COLLECTION, nothing else.
 
-    Only items owned by the source `chroma:COLLECTION` go; the ChromaDB directory was never
-    modified. Deleting more than RAGFOOD_MAX_DELETE_FRACTION of the namespace (as when it holds
-    only the migration) needs --allow-mass-delete. Exits 1 on failure, 2 when the guard stopped it.
+    Only items owned by the source `chroma:COLLECTION` go; the ChromaDB directory was never touched.
+
+    Deleting more than RAGFOOD_MAX_DELETE_FRACTION of the namespace needs --allow-mass-delete.
+
+    Exits 1 on failure, 2 when the mass-delete guard stopped it.
     """
     from ragfood import services
     from ragfood.errors import RagfoodError

@@ -4,6 +4,7 @@ sources. Real processes and real HTTP; the bound asserted is generous (CI machin
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -43,3 +44,35 @@ def test_serve_answers_a_trickling_generator_within_the_budget(cli_env, ingested
     assert answer["degraded"] is True and "time budget" in answer["reason"]
     assert answer["sources"] and answer["sources"][0]["id"] == "pho"
     assert answer["answer"].startswith("slowly")  # the text that arrived in time is kept
+
+
+def test_serve_honours_the_lambda_web_adapter_deadline_header(cli_env, ingested):  # noqa: F811
+    """Served by uvicorn (as under Lambda Web Adapter), the invocation's deadline arrives as the
+    x-amzn-lambda-context header: the answer comes before it even with a 25 s budget."""
+    port = free_port()
+    with GeneratorStub() as stub:
+        stub.state.mode, stub.state.trickle_s = "trickle", 0.5
+        env = {**cli_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "25"}
+        process = subprocess.Popen(
+            [str(RAGFOOD), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/health")
+            lambda_context = {"request_id": "r-1", "deadline": int(time.time() * 1000) + 4000}
+            started = time.monotonic()
+            response = httpx.post(
+                f"{base}/ask",
+                json={"question": "Vietnamese beef noodle soup"},
+                headers={"x-amzn-lambda-context": json.dumps(lambda_context)},
+                timeout=60,
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert response.status_code == 200 and response.json()["degraded"] is True
+    assert elapsed < 4.0, f"answered after {elapsed:.1f} s; Lambda stops the function at 4 s"

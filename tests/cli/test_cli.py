@@ -195,6 +195,24 @@ def test_doctor_names_an_index_without_embedding_model(ragfood, start_vector_ser
     assert result.exit_code == 1 and "has no embedding model" in result.output
 
 
+def test_doctor_reports_the_index_kind_and_sparse_model(ragfood, start_vector_server):
+    dense_only = ragfood("doctor")  # the session's service is dense-only
+    assert dense_only.exit_code == 0, dense_only.output
+    assert "dense-only index (no sparse model)" in dense_only.output
+    hybrid = start_vector_server(embedder="hash", sparse="bm25")
+    result = ragfood("doctor", env=hybrid.client_env())
+    assert result.exit_code == 0, result.output
+    assert "hybrid index: dense ragfood/hash-384 + sparse BM25" in result.output
+
+
+def test_doctor_fails_a_retrieval_mode_pinned_against_the_index(ragfood, start_vector_server):
+    result = ragfood("doctor", env={"RAGFOOD_RETRIEVAL": "hybrid"})  # a dense-only index
+    assert result.exit_code == 1 and "RAGFOOD_RETRIEVAL=hybrid" in result.output
+    hybrid = start_vector_server(embedder="hash", sparse="bm25")
+    result = ragfood("doctor", env={**hybrid.client_env(), "RAGFOOD_RETRIEVAL": "dense"})
+    assert result.exit_code == 1 and "RAGFOOD_RETRIEVAL=dense" in result.output
+
+
 def test_doctor_names_an_unreachable_generator(ragfood):
     result = ragfood("doctor", env={"GENERATOR_URL": f"http://127.0.0.1:{free_port()}"})
     assert result.exit_code == 1 and "cannot reach generator" in result.output

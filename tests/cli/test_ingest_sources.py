@@ -64,3 +64,21 @@ def test_an_id_owned_by_another_file_is_a_conflict_exit_2(ragfood, tmp_path):
     result = ragfood("ingest", str(write(tmp_path / "b", "europe.json", dishes("Europe", "x", 2))))
     assert result.exit_code == 2
     assert "conflict" in result.output and "'x-0' is owned by asia.json" in result.output
+
+
+def test_take_over_hands_items_to_another_owner(ragfood, tmp_path, vector_server, fresh_namespace):
+    path = write(tmp_path, "foods.json", dishes("Asia", "x", 3))
+    ragfood("ingest", str(path))
+    owner = "s3://ragfood-kb/uploads/foods.json"
+    assert ragfood("ingest", str(path), "--source", owner).exit_code == 2  # conflicts
+    result = ragfood("ingest", str(path), "--source", owner, "--take-over", "--json")
+    assert json.loads(result.stdout)["adopted"] == 3
+    assert {m["source"] for m in stored(vector_server, fresh_namespace).values()} == {owner}
+
+
+def test_a_used_up_quota_exits_1_saying_so(ragfood, tmp_path, start_vector_server):
+    used_up = start_vector_server(embedder="hash", write_quota=0)
+    result = ragfood("ingest", str(write(tmp_path, "asia.json", dishes("Asia", "q", 3))),
+                     env=used_up.client_env())  # fmt: skip
+    assert result.exit_code == 1
+    assert "failed" in result.output and "used up a quota" in result.output

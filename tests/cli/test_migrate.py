@@ -198,6 +198,14 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
     assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
 
 
+def test_a_damaged_chroma_directory_says_so(migrate, tmp_path):
+    (tmp_path / "chroma.sqlite3").write_bytes(b"not a database")
+    result, _ = migrate("--collection", "foods", path=tmp_path)
+    assert result.exit_code == 1
+    assert f"cannot open {tmp_path} as a ChromaDB directory" in result.output
+    assert "file is not a database" in result.output
+
+
 def test_nothing_reaches_the_network(migrate, monkeypatch):
     """No telemetry, no model download (Chroma's default embedding function would fetch one)."""
     attempts: list[Any] = []

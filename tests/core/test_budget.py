@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +46,14 @@ def test_lambda_deadline_is_the_budget_or_the_remaining_time_less_a_margin():
     assert budget.for_lambda(3_000, 25.0).remaining() == pytest.approx(2.0, abs=0.1)
     assert budget.for_lambda(500, 25.0).expired
 
+
+
+def test_the_lambda_web_adapter_header_gives_the_time_left():
+    in_3s = json.dumps({"request_id": "r", "deadline": int(time.time() * 1000) + 3000})
+    assert budget.remaining_ms_from_header(in_3s) == pytest.approx(3000, abs=200)
+    assert budget.remaining_ms_from_header(in_3s.encode()) == pytest.approx(3000, abs=200)
+    for unusable in (None, "", "not json", "[]", '{"request_id": "r"}'):
+        assert budget.remaining_ms_from_header(unusable) is None
 
 def _blocked_forever(closed: threading.Event) -> Iterator[str]:
     try:

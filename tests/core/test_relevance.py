@@ -79,3 +79,20 @@ def test_a_question_naming_a_missing_dish_scores_below_one_naming_a_present_one(
 def test_top_k_limits_the_sources():
     dense = [found(str(n), 0.9 - n / 100, "soup") for n in range(6)]
     assert len(select(merge_candidates("soup", dense), RelevanceSettings(0.2, 0.1), top_k=3)) == 3
+
+
+def test_coverage_stems_exactly_as_the_services_stemmer():
+    """Coverage must use the stems BM25 uses: the local service stems with PyStemmer, the Lambda
+    layer (no PyStemmer there) with snowballstemmer's pure-Python English stemmer."""
+    import re
+
+    import Stemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    from tests.cli.conftest import REPO
+
+    text = (REPO / "data" / "foods.json").read_text()
+    text += (REPO / "data" / "eval" / "questions.json").read_text()
+    words = sorted(set(re.findall(r"[^\W_]+", text.lower())))
+    assert len(words) > 3000
+    assert EnglishStemmer().stemWords(words) == Stemmer.Stemmer("english").stemWords(words)

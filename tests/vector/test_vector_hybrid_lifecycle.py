@@ -4,6 +4,7 @@ IDF statistics are per namespace and follow every write, and everything survives
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from upstash_vector import Index
 from upstash_vector.types import Data, QueryMode, WeightingStrategy
 
+from ragfood_vector.embedders import HashEmbedder
 from ragfood_vector.launcher import VectorServer
 
 StartServer = Callable[..., VectorServer]
@@ -150,3 +152,29 @@ def test_a_hybrid_data_dir_can_be_served_dense_only(
 
     assert dense.index().info().sparse_index is None
     assert len(dense.index().query(data="soup", top_k=10, namespace="ns")) == 4
+
+
+def test_a_data_dir_from_before_hybrid_indexes_is_upgraded_in_place(
+    start_vector_server: StartServer, tmp_path: Path
+) -> None:
+    # The schema the service wrote before sparse vectors existed (no sparse columns).
+    with sqlite3.connect(tmp_path / "vectors.db") as db:
+        db.executescript(
+            """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE namespaces (name TEXT PRIMARY KEY);
+            CREATE TABLE vectors (namespace TEXT NOT NULL, id TEXT NOT NULL,
+                vector BLOB NOT NULL, metadata TEXT, data TEXT, PRIMARY KEY (namespace, id));
+            INSERT INTO meta VALUES ('schema_version', '1'), ('dimension', '384'),
+                ('embedder', 'hash'), ('embedding_model', 'ragfood/hash-384');
+            INSERT INTO namespaces VALUES (''), ('ns');
+            """
+        )
+        vector = HashEmbedder(384).embed_one(SOUPS["pho"]).tobytes()
+        db.execute("INSERT INTO vectors VALUES ('ns', 'pho', ?, NULL, ?)", (vector, SOUPS["pho"]))
+
+    server = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
+
+    assert set(sparse(server.index(), "ns", "beef noodles")) == {"pho"}
+    [fetched] = server.index().fetch("pho", include_vectors=True, namespace="ns")
+    assert fetched is not None and fetched.vector is not None and fetched.sparse_vector is not None

@@ -264,3 +264,25 @@ def test_a_dense_only_index_answers_hybrid_and_dense_modes_densely(
             namespace=fresh_namespace,
         )
         assert ids_scores(found) == plain
+
+
+def test_query_many_sends_raw_hybrid_batches(hybrid_index: Index, three: str, vec: Vec) -> None:
+    # The SDK can express these (vectors, fusion, weighting); only text queries lose queryMode.
+    dense, sparse, both = hybrid_index.query_many(
+        queries=[
+            {"vector": vec(1, 0), "top_k": 1},
+            {"sparse_vector": SparseVector([3], [1.0]), "top_k": 3},
+            {
+                "vector": vec(0, 1),
+                "sparse_vector": SparseVector([1], [1.0]),
+                "fusion_algorithm": FusionAlgorithm.RRF,
+                "top_k": 2,
+            },
+        ],
+        namespace=three,
+    )
+
+    assert [r.id for r in dense] == ["a"]
+    assert ids_scores(sparse) == [("b", pytest.approx(4.0))]
+    # Each side brings its top 2: dense b, c; sparse only a. a and b tie at 1/61 (ties: by id).
+    assert ids_scores(both) == [("a", pytest.approx(1 / 61)), ("b", pytest.approx(1 / 61))]

@@ -1,0 +1,214 @@
+"""Retrieval quality, held out: dense, the server's RRF and DBSF fusion, and ours.
+
+    .venv/bin/python bench/bench_retrieval.py [--embedder minilm|hash] [--skip-serve]
+
+Starts the local vector service as `ragfood vector serve` runs by default (hybrid: MiniLM dense +
+BM25), ingests data/foods.json and data/eval/holdout/foods.json into their own namespaces, and
+fetches every question's results once per method. Then, for each method (its own score, and a
+min score chosen by the same calibration as `ragfood eval --calibrate`):
+
+- data/eval/questions.json: 5-fold cross-validation; every figure is on questions the setting
+  was not chosen on;
+- data/eval/holdout/questions.json: the setting chosen on ALL of questions.json, applied once.
+
+Methods: "dense" (queryMode DENSE, normalised cosine), "rrf" / "dbsf" (one HYBRID query fused by
+the server; refusal on the fused score), "ours" (the product: dense + sparse candidates in one
+batch, ranked and refused by dense score blended with lexical coverage; its lexical weight and min
+score chosen by the calibration).
+
+Last, unless --skip-serve: the product as users get it, through `ragfood serve` (HTTP POST /ask,
+no generator, top_k 3) with the DEFAULT settings, on both sets: recall@3 counts an answer whose
+sources include an expected id, "refused" an answer with no sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import _common  # noqa: F401  (import paths)
+import httpx
+from pydantic import SecretStr
+from upstash_vector import Index
+from upstash_vector.types import FusionAlgorithm, QueryMode
+
+from ragfood.relevance import Candidate, RelevanceSettings
+from ragfood.retrieval import Retriever
+from ragfood.retry import RetryPolicy
+from ragfood.sync import sync_foods
+from ragfood.vector import VectorGateway, make_client
+from ragfood_cli import evaluate as ev
+from ragfood_vector.launcher import VectorServer, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+SETS = {
+    "questions.json": (REPO / "data" / "foods.json", REPO / "data/eval/questions.json", "main"),
+    "holdout": (
+        REPO / "data/eval/holdout/foods.json",
+        REPO / "data/eval/holdout/questions.json",
+        "holdout",
+    ),
+}
+DEPTH = 10
+
+
+def score_only(
+    index: Index, namespace: str, mode: QueryMode, fusion: FusionAlgorithm | None = None
+) -> Callable[[str], list[Candidate]]:
+    """A server-ranked method: candidates carry the server's score; no lexical evidence."""
+
+    def fetch(question: str) -> list[Candidate]:
+        results = index.query(
+            data=question,
+            top_k=DEPTH,
+            include_metadata=False,
+            namespace=namespace,
+            query_mode=mode,
+            fusion_algorithm=fusion,
+        )
+        return [Candidate(r.id, float(r.score), 0.0, "", None, None) for r in results]
+
+    return fetch
+
+
+def threshold_grid(observations: Sequence[ev.Observation]) -> tuple[float, ...]:
+    """Midpoints between the best scores (fused scores are not on a 0..1 scale)."""
+    tops = sorted({max((c.dense for c in o.candidates), default=0.0) for o in observations})
+    mids = [(a + b) / 2 for a, b in itertools.pairwise(tops)]
+    return (tops[0] - 1e-6, *mids, tops[-1] + 1e-6)
+
+
+def row(method: str, data_set: str, result: ev.EvalResult, setting: str) -> list[str]:
+    return [
+        method,
+        data_set,
+        *(f"{result.recall(k):.3f}" for k in ev.KS),
+        f"{result.mrr:.3f}",
+        f"{result.refusal_rate:.3f} ({result.refused_correctly}/{result.unanswerable})",
+        f"{result.false_refusal_rate:.3f} ({result.refused_wrongly}/{result.answerable})",
+        setting,
+    ]
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(r, widths, strict=True)))
+
+
+def serve_measure(server: VectorServer, questions_path: Path, namespace: str) -> ev.EvalResult:
+    """POST /ask to `ragfood serve` (defaults, no generator, top_k 3) for every question."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **server.client_env(),
+        "RAGFOOD_NAMESPACE": namespace,
+        "GENERATOR_URL": "",
+        "RAGFOOD_CACHE_SIZE": "0",
+    }
+    for name in ("RAGFOOD_MIN_SCORE", "RAGFOOD_LEXICAL_WEIGHT", "RAGFOOD_RETRIEVAL"):
+        env.pop(name, None)  # the defaults, as a user gets them
+    process = subprocess.Popen(
+        [str(REPO / ".venv/bin/ragfood"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        result = ev.EvalResult(min_score=float("nan"))
+        for q in ev.load_questions(questions_path):
+            body = httpx.post(
+                f"{url}/ask", json={"question": q.question, "top_k": 3}, timeout=60
+            ).json()
+            ids = [source["id"] for source in body["sources"]]
+            if not q.answerable:
+                result.unanswerable += 1
+                result.refused_correctly += not ids
+                continue
+            result.answerable += 1
+            result.refused_wrongly += not ids
+            position = next((n for n, i in enumerate(ids, 1) if i in q.expected_ids), None)
+            for k in ev.KS:
+                result.hits_at[k] += position is not None and position <= k
+            result.reciprocal_rank_sum += 1 / position if position else 0.0
+        return result
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--embedder", default="minilm", choices=["minilm", "hash"])
+    parser.add_argument("--skip-serve", action="store_true")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="ragfood-bench-retrieval-") as data_dir,
+        VectorServer(
+            embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
+        ) as server,
+    ):
+        client = make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
+        gateway = VectorGateway(server.url, SecretStr(server.token), client)
+        index = Index(url=server.url, token=server.token, retries=0, allow_telemetry=False)
+        observed: dict[str, dict[str, list[ev.Observation]]] = {}
+        for name, (foods, questions_path, namespace) in SETS.items():
+            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
+            questions = ev.load_questions(questions_path)
+            retriever = Retriever(gateway, RelevanceSettings(0.0, 0.0), mode="hybrid")
+            methods = {
+                "dense": score_only(index, namespace, QueryMode.DENSE),
+                "rrf": score_only(index, namespace, QueryMode.HYBRID, FusionAlgorithm.RRF),
+                "dbsf": score_only(index, namespace, QueryMode.HYBRID, FusionAlgorithm.DBSF),
+                "ours": lambda q, r=retriever, ns=namespace: r.candidates(q, namespace=ns),
+            }
+            observed[name] = {m: ev.observe(questions, fetch) for m, fetch in methods.items()}
+
+        header = ["method", "set", "R@1", "R@3", "R@5", "MRR", "refused", "wrongly refused",
+                  "setting (chosen on questions.json)"]  # fmt: skip
+        rows = []
+        for method in ("dense", "rrf", "dbsf", "ours"):
+            train = observed["questions.json"][method]
+            if method == "ours":
+                choose: Callable[[Sequence[ev.Observation]], RelevanceSettings] = ev.choose
+            else:
+                grid = threshold_grid(train)
+
+                def choose(obs, grid=grid):
+                    return ev.choose_threshold(obs, 0.0, grid)
+
+            cv = ev.calibrate(train, k=5, seed=0, choose_fn=choose)
+            per_fold = ", ".join(f"{f['min_score']:.4g}" for f in cv.folds)
+            rows.append(row(method, "questions.json (5-fold CV)", cv.held_out, per_fold))
+            held = ev.evaluate(observed["holdout"][method], cv.chosen)
+            setting = f"w {cv.chosen.lexical_weight:.2f}, min {cv.chosen.min_score:.4g}"
+            rows.append(row(method, "holdout (never tuned on)", held, setting))
+        print(f"\nHeld-out retrieval ({args.embedder} + BM25 hybrid index, top_k up to 5)\n")
+        print_table(header, rows)
+
+        if not args.skip_serve:
+            print("\nThrough `ragfood serve` (defaults, no generator, top_k 3)\n")
+            serve_rows = []
+            for name, (_, questions_path, namespace) in SETS.items():
+                result = serve_measure(server, questions_path, namespace)
+                serve_rows.append(row("default", name, result, "defaults"))
+            print_table(header, serve_rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
