@@ -156,3 +156,27 @@ def test_run_sh_serves_the_same_app_as_lambda_web_adapter_starts_it(kb_env, stub
             process.terminate()
             process.wait(10)
     assert status == 200 and [events[0].name, events[-1].name] == ["sources", "done"]
+
+
+def test_the_invocation_deadline_from_lambda_web_adapter_ends_the_stream(kb_env, stub):
+    """Under the adapter, the invocation's end (x-amzn-lambda-context) bounds the stream when it
+    comes before RAGFOOD_ASK_BUDGET_S, as the handler's context does under Mangum."""
+    import json
+
+    stub.state.mode, stub.state.trickle_s = "trickle", 0.5
+    env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "60"}
+    with served(env) as base:
+        # 4 s left in the invocation, less the 1 s margin: done within about 3 s (+ grace).
+        context = json.dumps({"deadline": int(time.time() * 1000) + 4000})
+        started = time.monotonic()
+        with httpx.stream(
+            "POST",
+            f"{base}/ask/stream",
+            json=QUESTION,
+            headers={"x-amzn-lambda-context": context},
+            timeout=30,
+        ) as response:
+            body = response.read().decode()
+        elapsed = time.monotonic() - started
+    assert "event: done" in body and '"degraded": true' in body
+    assert elapsed < 8, f"the stream lasted {elapsed:.1f} s"
