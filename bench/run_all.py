@@ -24,6 +24,7 @@ FULL = [
     ["bench_cold_start.py", "--runs", "15"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
     ["bench_ask_budget.py", "--asks", "5"],
+    ["bench_stream.py", "--asks", "5"],
     ["migrate_compare.py"],
 ]
 QUICK = [
@@ -34,6 +35,7 @@ QUICK = [
     ["bench_cold_start.py", "--runs", "3"],
     ["vector_scale.py", "--sizes", "1000,10000"],
     ["bench_ask_budget.py", "--asks", "2"],
+    ["bench_stream.py", "--asks", "2"],
 ]
 
 
