@@ -25,6 +25,7 @@ FULL = [
     ["bench_client_cpu.py", "--items", "10000", "--runs", "5"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
     ["bench_ask_budget.py", "--asks", "5"],
+    ["bench_stream.py", "--asks", "5"],
     ["migrate_compare.py"],
     ["bench_retrieval.py"],
 ]
@@ -37,6 +38,7 @@ QUICK = [
     ["bench_client_cpu.py", "--items", "2000", "--runs", "1"],
     ["vector_scale.py", "--sizes", "1000,10000"],
     ["bench_ask_budget.py", "--asks", "2"],
+    ["bench_stream.py", "--asks", "2"],
     ["bench_retrieval.py", "--embedder", "hash", "--skip-serve"],
 ]
 
