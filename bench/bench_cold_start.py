@@ -190,6 +190,13 @@ class Services:
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
         )
+        self.ssm = boto3.client(
+            "ssm",
+            endpoint_url=self.s3_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
         event = json.loads((EVENTS / "s3-put-foods.json").read_text())
         record = event["Records"][0]["s3"]
         s3.create_bucket(Bucket=record["bucket"]["name"])
@@ -217,6 +224,18 @@ class Services:
             "RAGFOOD_MIN_SCORE": "0",
         }
 
+    def ask_env_with_ssm(self, parameter: str) -> dict[str, str]:
+        """As deployed: the read-only token is read from SSM (moto) on the first invocation."""
+        self.ssm.put_parameter(
+            Name=parameter, Value=self.vector.readonly_token, Type="SecureString", Overwrite=True
+        )
+        return {
+            **self.ask_env(),
+            "UPSTASH_VECTOR_REST_READONLY_TOKEN": "",
+            "UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM": parameter,
+            "AWS_ENDPOINT_URL_SSM": self.s3_url,
+        }
+
     def ingest_env(self) -> dict[str, str]:
         return {
             "UPSTASH_VECTOR_REST_URL": self.vector.url,
@@ -226,13 +245,20 @@ class Services:
         }
 
 
-def our_functions(label: str, layout: dict[str, Path], template: Path, services: Services):
+def our_functions(
+    label: str, layout: dict[str, Path], template: Path, services: Services, *, ssm: bool = False
+):
     layers = [p for p in layout.values() if (p / "python").is_dir()]
     found = {}
-    for name, short, event, extra in (
+    variants = [
         ("AskFunction", "ask", "api-ask.json", services.ask_env()),
         ("IngestFunction", "ingest", "s3-put-foods.json", services.ingest_env()),
-    ):
+    ]
+    if ssm:
+        parameter, _, _ = template_function(template, "AskFunction")
+        name = parameter.get("UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM") or "/ragfood/readonly"
+        variants.append(("AskFunction", "ask+ssm", "api-ask.json", services.ask_env_with_ssm(name)))
+    for name, short, event, extra in variants:
         if name not in layout:
             continue
         env, tracing, memory = template_function(template, name)
@@ -398,15 +424,27 @@ def main() -> None:
         help="a `sam build` output to measure (repeatable; default ours=.aws-sam/build); "
         "its template.yaml gives each function's environment",
     )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="run `make sam-build` first (default build only)"
+    )
     parser.add_argument("--no-hello", action="store_true", help="skip the hello-world floors")
     parser.add_argument(
         "--only", default="", help="comma-separated label prefixes to measure (e.g. ask,hello)"
     )
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI start figures")
+    parser.add_argument(
+        "--ssm",
+        action="store_true",
+        help="also run the last build's ask function as deployed: its token read from SSM (moto)",
+    )
     args = parser.parse_args()
 
+    default_build = REPO / ".aws-sam" / "build"
+    if not args.build and (args.rebuild or not (default_build / "template.yaml").is_file()):
+        print("running `make sam-build`", file=sys.stderr, flush=True)
+        subprocess.run(["make", "-C", str(REPO), "sam-build"], check=True)
     builds = {}
-    for spec in args.build or [f"ours={REPO / '.aws-sam' / 'build'}"]:
+    for spec in args.build or [f"ours={default_build}"]:
         label, _, directory = spec.partition("=")
         builds[label] = Path(directory).resolve()
         if not (builds[label] / "template.yaml").is_file():
@@ -426,9 +464,14 @@ def main() -> None:
                 make_read_only(path)
         with Services() as services:
             contenders = {}
+            last = list(layouts)[-1]
             for label, layout in layouts.items():
                 for name, entry in our_functions(
-                    label, layout, builds[label] / "template.yaml", services
+                    label,
+                    layout,
+                    builds[label] / "template.yaml",
+                    services,
+                    ssm=args.ssm and label == last,
                 ).items():
                     contenders[name] = entry
             # The hello-world gets the ask function's memory and tracing, as deployed.

@@ -21,9 +21,11 @@ FULL = [
     ["bench_reingest.py", "--size", "50000"],
     ["bench_throttling.py", "--runs", "4"],
     ["bench_ask.py", "--questions", "200"],
-    ["bench_cold_start.py", "--runs", "15"],
+    ["bench_cold_start.py", "--runs", "15", "--rebuild", "--ssm"],
+    ["bench_client_cpu.py", "--items", "10000", "--runs", "5"],
     ["vector_scale.py", "--sizes", "1000,10000,100000"],
     ["bench_ask_budget.py", "--asks", "5"],
+    ["bench_stream.py", "--asks", "5"],
     ["migrate_compare.py"],
     ["bench_retrieval.py"],
 ]
@@ -32,9 +34,11 @@ QUICK = [
     ["bench_reingest.py", "--size", "5000", "--runs", "1"],
     ["bench_throttling.py", "--items", "4000", "--runs", "2"],
     ["bench_ask.py", "--questions", "50"],
-    ["bench_cold_start.py", "--runs", "3"],
+    ["bench_cold_start.py", "--runs", "3", "--rebuild"],
+    ["bench_client_cpu.py", "--items", "2000", "--runs", "1"],
     ["vector_scale.py", "--sizes", "1000,10000"],
     ["bench_ask_budget.py", "--asks", "2"],
+    ["bench_stream.py", "--asks", "2"],
     ["bench_retrieval.py", "--embedder", "hash", "--skip-serve"],
 ]
 

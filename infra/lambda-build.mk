@@ -38,7 +38,7 @@ endef
 define lambda_code
 	@mkdir -p $(1)
 	@tar -c --exclude=__pycache__ --exclude='*.pyc' --exclude=Makefile \
-		--exclude=requirements.txt $(foreach name,$(2),--exclude=$(name)) . | tar -x -C $(1)
+		--exclude='requirements*.txt' $(foreach name,$(2),--exclude=$(name)) . | tar -x -C $(1)
 endef
 
 # $(call lambda_compile,DIR): every .py under DIR gets its __pycache__/*.cpython-311.pyc.

@@ -9,6 +9,9 @@ returns a stack trace. The parts live in askapi/ (schemas, errors, middleware, r
 
 from __future__ import annotations
 
+# First: no garbage collection while the function initializes (initialized() at the end).
+from ragfood import startup  # isort: skip
+
 import os
 from typing import Any
 
@@ -59,3 +62,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Every ask in this invocation ends before the function (or API Gateway) gives up.
     with budget.within(services.invocation_deadline(context.get_remaining_time_in_millis())):
         return _asgi_adapter(event, context)
+
+
+startup.initialized()  # last: initialization is over

@@ -8,6 +8,9 @@ receives the event.
 
 from __future__ import annotations
 
+# First: no garbage collection while the function initializes (initialized() at the end).
+from ragfood import startup  # isort: skip
+
 import os
 from typing import Any
 from urllib.parse import unquote_plus
@@ -74,3 +77,6 @@ def _emit_metrics(report: dict[str, Any]) -> None:
         unit=MetricUnit.Milliseconds,
         value=report["timings_ms"].get("total", 0.0),
     )
+
+
+startup.initialized()  # last: initialization is over

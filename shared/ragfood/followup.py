@@ -9,17 +9,16 @@ puts the previous question's subject in place of the pronoun.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ragfood import budget
+from ragfood.budget import BudgetExhausted, Deadline
 from ragfood.errors import GeneratorError
 from ragfood.log import logger
 from ragfood.sessions import Turn
 
 if TYPE_CHECKING:
-    from ragfood.budget import Deadline
     from ragfood.generator import GeneratorClient
 
 How = Literal["standalone", "rule", "generator"]
@@ -53,9 +52,6 @@ GENERIC = _words(
     typically usually often known called name named like similar other others else different
     spicy sweet sour"""
 )
-
-_rewriter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="followup-rewrite")
-
 
 @dataclass(frozen=True)
 class Resolution:
@@ -166,11 +162,13 @@ def _rewrite(
 ) -> str | None:
     if budget_s < 0.2:
         return None
-    future = _rewriter.submit(generator.generate, rewrite_messages(question, turns))
+    # Streamed and cut at its own deadline, as the answer is: a slow or trickling generator
+    # costs the rewrite budget at most (then the rule), and its connection is closed.
     try:
-        text = future.result(timeout=budget_s).text
-    except FutureTimeout:
-        # The request runs on until the generator's own timeout; the ask does not wait for it.
+        with budget.within(Deadline.after(budget_s)) as deadline:
+            fragments = generator.stream(rewrite_messages(question, turns))
+            text = "".join(budget.until(fragments, deadline))
+    except BudgetExhausted:
         logger.warning("follow-up rewrite timed out; using the rule", extra={"budget_s": budget_s})
         return None
     except GeneratorError as exc:

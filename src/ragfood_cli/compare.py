@@ -150,6 +150,7 @@ class QuestionResult:
 class Comparison:
     k: int
     embedder: str
+    index_ranking: str = "dense"
     results: list[QuestionResult] = field(default_factory=list)
 
     @property
@@ -193,6 +194,7 @@ class Comparison:
             "labelled": len(self.labelled),
             "k": k,
             "embedder": self.embedder,
+            "index_ranking": self.index_ranking,
             f"overlap@{k}": round(self.overlap(), 3),
             "top1_agreement": round(self.top1_agreement(), 3),
         }
@@ -213,11 +215,12 @@ def compare(
     *,
     k: int = DEFAULT_K,
     embedder: str = "",
+    index_ranking: str = "dense",
     progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
     """Both systems' top-k for every question."""
     chroma_ids = chroma_search(list(questions))
-    comparison = Comparison(k=k, embedder=embedder)
+    comparison = Comparison(k=k, embedder=embedder, index_ranking=index_ranking)
     for n, (question, from_chroma) in enumerate(zip(questions, chroma_ids, strict=True), 1):
         comparison.results.append(
             QuestionResult(

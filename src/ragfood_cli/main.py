@@ -194,8 +194,10 @@ def ask(
     # Tokens go to the terminal as they arrive, unless the output is JSON for a program.
     on_token = None if as_json or not stream else _print_token
     if api_url:
-        answer = _ask_api_stream(api_url, api_key, payload, on_token) if stream else (
-            _ask_api(api_url, api_key, payload)
+        answer = (
+            _ask_api_stream(api_url, api_key, payload, on_token)
+            if stream
+            else (_ask_api(api_url, api_key, payload))
         )
     else:
         answer = _ask_local(payload, on_token)

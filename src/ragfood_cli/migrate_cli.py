@@ -11,6 +11,7 @@ chromadb, numpy and the core are imported inside the command: `ragfood --help` s
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from ragfood_cli.migrate import Migration
 
 EXIT_FAILED, EXIT_PARTIAL, EXIT_LOST = 1, 2, 3
+
+
+class IndexRanking(StrEnum):
+    dense = "dense"
+    ask = "ask"
+
 
 app = typer.Typer(
     help="Move an existing knowledge base (ChromaDB) into the index.",
@@ -74,6 +81,13 @@ def chroma(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="k of the comparison.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of --compare-sample.")] = 0,
+    index_ranking: Annotated[
+        IndexRanking,
+        typer.Option(
+            help="How the comparison ranks the index: dense (its vectors alone, like for like "
+            "with ChromaDB) or ask (as the ask path ranks, with RAGFOOD_LEXICAL_WEIGHT).",
+        ),
+    ] = IndexRanking.dense,
     allow_mass_delete: Annotated[
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
@@ -162,7 +176,9 @@ def chroma(
 
                         assert compare_sample is not None
                         questions = sample_questions(migration.parsed.records, compare_sample, seed)
-                    comparison = _compare(read, questions, embedder, namespace, top_k, progress)
+                    comparison = _compare(
+                        read, questions, embedder, namespace, top_k, index_ranking.value, progress
+                    )
                     outcome["comparison"] = comparison.as_dict()
         except ChromaSourceError as exc:
             raise _fail(str(exc)) from None
@@ -295,6 +311,7 @@ def _compare(
     embedder: QueryEmbedder | None,
     namespace: str,
     k: int,
+    ranking: str,
     progress: Any,
 ) -> Comparison:
     from ragfood import services
@@ -321,11 +338,17 @@ def _compare(
 
     retriever = services.pipeline().retriever
 
+    # dense: plain dense ranking, the migrated vectors against ChromaDB's, like for like; ask: the
+    # ask path's blend with lexical coverage, what users get. Never a refusal (min score 0).
+    lexical_weight = 0.0 if ranking == "dense" else None
+
     def index_search(question: str) -> list[str]:
-        # Plain dense ranking (no lexical re-ranking, no refusal): the migrated vectors against
-        # ChromaDB's, like for like.
         hits = retriever.retrieve(
-            question, namespace=namespace or "", top_k=k, min_score=0.0, lexical_weight=0.0
+            question,
+            namespace=namespace or "",
+            top_k=k,
+            min_score=0.0,
+            lexical_weight=lexical_weight,
         )
         return [hit.id for hit in hits]
 
@@ -335,6 +358,7 @@ def _compare(
         index_search,
         k=k,
         embedder=embedder.name if embedder else "the documents' stored embeddings",
+        index_ranking=ranking,
         progress=lambda done, total: progress("compare", done, total),
     )
 
@@ -397,7 +421,7 @@ def _print_comparison(data: dict[str, Any]) -> None:
     k = data["k"]
     table = Table(
         title=f"ChromaDB vs the index on {data['questions']} questions "
-        f"(ChromaDB queries: {escape(data['embedder'])})"
+        f"(ChromaDB queries: {escape(data['embedder'])}; index ranking: {data['index_ranking']})"
     )
     table.add_column("metric")
     table.add_column("ChromaDB", justify="right")

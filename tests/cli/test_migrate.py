@@ -251,6 +251,15 @@ def test_comparison_against_a_copy_agrees(migrate, tmp_path):
     assert comparison["overlap@5"] >= 0.9
     assert comparison["top1_agreement"] >= 0.9
     assert comparison["chroma_recall@5"] == comparison["index_recall@5"] >= 0.9
+    assert comparison["index_ranking"] == "dense"
+
+    # The ask path's ranking (dense blended with lexical coverage): what users get.
+    args = ("--compare", str(questions), "--embed", "hash", "--index-ranking", "ask", "--json")
+    result, summary = migrate("--collection", "foods", *args)
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert summary["comparison"]["index_ranking"] == "ask"
+    assert summary["comparison"]["index_recall@5"] >= 0.9
 
 
 def test_comparison_table_on_a_sample_of_documents(migrate):

@@ -116,3 +116,67 @@ def test_the_api_key_protects_the_stream_but_not_the_page(kb_env):
     assert refused.status_code == 403
     assert page.status_code == 200 and "<title>RAGFood" in page.text
     assert allowed.status_code == 200 and allowed.text.startswith("event: sources")
+
+
+def test_run_sh_serves_the_same_app_as_lambda_web_adapter_starts_it(kb_env, stub, tmp_path):
+    """functions/ask/run.sh, started as the adapter starts it (its port in AWS_LWA_PORT, the
+    function folder as LAMBDA_TASK_ROOT), serves the streaming route of the one app."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "functions" / "ask"
+    port = free_port()
+    venv_bin = Path(__file__).resolve().parents[2] / ".venv" / "bin"
+    env = {
+        **kb_env,
+        "GENERATOR_URL": stub.url,
+        "AWS_LWA_PORT": str(port),
+        "LAMBDA_TASK_ROOT": str(folder),
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    with open(tmp_path / "log", "w") as log:
+        process = subprocess.Popen(
+            ["/bin/bash", str(folder / "run.sh")], cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            until = time.monotonic() + 60
+            while True:
+                try:
+                    assert httpx.get(f"{base}/health", timeout=1).status_code == 200
+                    break
+                except httpx.HTTPError:
+                    assert process.poll() is None and time.monotonic() < until, (
+                        tmp_path / "log"
+                    ).read_text()
+                    time.sleep(0.2)
+            status, events = stream_events(base, QUESTION)
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert status == 200 and [events[0].name, events[-1].name] == ["sources", "done"]
+
+
+def test_the_invocation_deadline_from_lambda_web_adapter_ends_the_stream(kb_env, stub):
+    """Under the adapter, the invocation's end (x-amzn-lambda-context) bounds the stream when it
+    comes before RAGFOOD_ASK_BUDGET_S, as the handler's context does under Mangum."""
+    import json
+
+    stub.state.mode, stub.state.trickle_s = "trickle", 0.5
+    env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "60"}
+    with served(env) as base:
+        # 4 s left in the invocation, less the 1 s margin: done within about 3 s (+ grace).
+        context = json.dumps({"deadline": int(time.time() * 1000) + 4000})
+        started = time.monotonic()
+        with httpx.stream(
+            "POST",
+            f"{base}/ask/stream",
+            json=QUESTION,
+            headers={"x-amzn-lambda-context": context},
+            timeout=30,
+        ) as response:
+            body = response.read().decode()
+        elapsed = time.monotonic() - started
+    assert "event: done" in body and '"degraded": true' in body
+    assert elapsed < 8, f"the stream lasted {elapsed:.1f} s"

@@ -95,3 +95,15 @@ def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
         FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
     )
     assert resolution.how == "rule"
+    # A generator that trickles forever is cut, and its connection closed.
+    stub.state.mode, stub.state.trickle_s = "trickle", 0.2
+    started = time.monotonic()
+    resolution = followup.resolve(
+        FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
+    )
+    assert time.monotonic() - started < followup.MAX_REWRITE_S + 2
+    assert resolution.how == "rule"
+    until = time.monotonic() + 5
+    while stub.state.open_streams and time.monotonic() < until:
+        time.sleep(0.1)
+    assert stub.state.open_streams == 0

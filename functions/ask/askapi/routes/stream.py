@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 from askapi import errors
 from askapi.routes.ask import options_of
 from askapi.schemas import AskRequest
-from ragfood import services, telemetry
+from ragfood import budget, services, telemetry
 from ragfood.budget import Deadline
 from ragfood.vector import Hit
 
@@ -66,7 +66,8 @@ async def _events(request: AskRequest) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     gone = threading.Event()
-    deadline = Deadline.after(services.settings().ask_budget_s)
+    # The budget, or the invocation's end if sooner (askapi.deadline, under Lambda Web Adapter).
+    deadline = Deadline.after(services.settings().ask_budget_s).earliest(budget.current())
     context: dict[str, str] = {}
 
     def emit(event: str, data: Any) -> None:

@@ -1,0 +1,41 @@
+"""Cold-start economy of the handler modules: no garbage collection while they initialize
+(ragfood.startup, ~50 ms of the ask function's cold start), collection back on afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROBE = """
+import gc, json, sys
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
+sys.path.insert(0, sys.argv[1])
+import app
+print(json.dumps({"collections": collections, "enabled": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}))
+"""
+
+
+@pytest.mark.parametrize("function", ["ask", "ingest"])
+def test_handler_module_initializes_without_garbage_collection(function):
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(REPO / "functions" / function)],
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    state = json.loads(result.stdout.splitlines()[-1])
+    # At most one, before the module's first line runs (without ragfood.startup: ~150, one of
+    # them a full collection).
+    assert len(state["collections"]) <= 1, state["collections"]
+    assert state["enabled"]  # and back on for the invocations
+    assert state["frozen"] > 10_000  # what initialization built is out of the collector's sight
