@@ -5,6 +5,9 @@ Heavy imports happen inside the commands, so `ragfood --help` stays instant.
 
 from __future__ import annotations
 
+# First: no garbage collection while the CLI loads (it resumes once a command's imports are done).
+from ragfood import startup  # isort: skip
+
 import json
 import os
 import sys
@@ -59,11 +62,19 @@ Namespace = Annotated[
 ]
 
 
+# Commands that call _core_settings() once their imports are done: garbage collection resumes
+# there (ragfood.startup). Every other command resumes it at once.
+_RESUME_GC_IN_CORE_SETTINGS = {"ingest", "ask", "chat", "serve", "doctor", "eval", "migrate"}
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show JSON logs.")] = False,
 ) -> None:
     quiet_logs(verbose)
+    if ctx.invoked_subcommand not in _RESUME_GC_IN_CORE_SETTINGS:
+        startup.initialized()
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -73,6 +84,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _core_settings() -> Any:
     """Settings for commands that use the core; the local vector service unless configured."""
+    startup.initialized()  # the command's imports are done: collect garbage again
     if apply_local_defaults():
         errors.print("[dim]using the local vector service (ragfood vector serve)[/]")
     from ragfood import services
@@ -241,6 +253,7 @@ def _ask_local(
 
 
 def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+    startup.initialized()
     import httpx
 
     headers = {"x-api-key": key} if key else {}
