@@ -27,8 +27,9 @@ from ragfood_vector.launcher import VectorServer
 
 _namespace_numbers = itertools.count()
 
-# The index kind these fixtures start ("none": dense-only; "bm25": hybrid). The product ranks
-# dense scores until issue 9's retrieval work makes it use hybrid indexes.
+# The index kind these fixtures start ("none": dense-only; "bm25": hybrid). The vector service's
+# dense conformance suite needs dense-only; the ask path's tests (tests/core/test_pipeline.py)
+# run on both kinds, and the demo and `ragfood doctor`'s tests on hybrid ones.
 PRODUCT_INDEX_SPARSE = "none"
 
 
