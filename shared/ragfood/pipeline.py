@@ -79,13 +79,13 @@ class Pipeline:
         generator: GeneratorClient | None,
         *,
         top_k: int = 4,
-        min_score: float = 0.57,
+        min_score: float = 0.56,
         namespace: str = "",
         cache_ttl_s: float = 300.0,
         cache_size: int = 256,
         no_answer_ttl_s: float = 0.0,
         budget_s: float = 25.0,
-        lexical_weight: float = 0.45,
+        lexical_weight: float = 0.40,
         retrieval: RetrievalMode = "auto",
     ) -> None:
         self.gateway = gateway

@@ -274,20 +274,46 @@ def _tops_and_positions(
     return np.asarray(tops, dtype=np.float64), np.asarray(positions, dtype=np.float64)
 
 
-def stratified_folds(questions: Sequence[Question], k: int, seed: int = 0) -> list[list[int]]:
-    """k disjoint folds of question indexes, each with its share of unanswerable questions."""
+def stratified_folds(
+    questions: Sequence[Question], k: int, seed: int = 0, groups: Sequence[str] | None = None
+) -> list[list[int]]:
+    """k disjoint folds of question indexes, each with its share of unanswerable questions.
+
+    With ``groups`` (one label per question, e.g. the labelled set it comes from), each fold also
+    gets its share of every group: pooled sets are then cross-validated evenly, not by chance.
+    """
     if k < 2:
         raise ValueError("cross-validation needs at least 2 folds")
+    labels = list(groups) if groups is not None else [""] * len(questions)
+    if len(labels) != len(questions):
+        raise ValueError("one group label per question")
     rng = random.Random(seed)
     folds: list[list[int]] = [[] for _ in range(k)]
     offset = 0
-    for answerable in (True, False):
-        group = [i for i, q in enumerate(questions) if q.answerable is answerable]
-        rng.shuffle(group)
-        for n, index in enumerate(group):
-            folds[(n + offset) % k].append(index)
-        offset += len(group)  # the next group starts where this one stopped
+    for group in dict.fromkeys(labels):
+        for answerable in (True, False):
+            stratum = [
+                i
+                for i, q in enumerate(questions)
+                if q.answerable is answerable and labels[i] == group
+            ]
+            rng.shuffle(stratum)
+            for n, index in enumerate(stratum):
+                folds[(n + offset) % k].append(index)
+            offset += len(stratum)  # the next stratum starts where this one stopped
     return [sorted(fold) for fold in folds]
+
+
+def transfer(
+    train: Sequence[Observation],
+    test: Sequence[Observation],
+    choose_fn: Callable[[Sequence[Observation]], RelevanceSettings] = choose,
+) -> tuple[RelevanceSettings, EvalResult]:
+    """Cross-set validation: the setting chosen on one labelled set, scored once on another (its
+    own knowledge base, its own questions). Harder than k-fold on one set: the questions were
+    written by other hands over other foods, as a user's are."""
+    setting = choose_fn(train)
+    return setting, evaluate(test, setting)
 
 
 @dataclass
@@ -316,9 +342,12 @@ def calibrate(
     k: int = 5,
     seed: int = 0,
     choose_fn: Callable[[Sequence[Observation]], RelevanceSettings] = choose,
+    groups: Sequence[str] | None = None,
 ) -> Calibration:
-    """k-fold cross-validation of `choose_fn`; no setting is scored on questions it was tuned on."""
-    folds = stratified_folds([obs.question for obs in observations], k, seed)
+    """k-fold cross-validation of `choose_fn`; no setting is scored on questions it was tuned on.
+
+    ``groups`` stratifies the folds by labelled set as well (see `stratified_folds`)."""
+    folds = stratified_folds([obs.question for obs in observations], k, seed, groups)
     pooled = EvalResult(min_score=float("nan"))
     per_fold = []
     for n, test in enumerate(folds):

@@ -12,6 +12,7 @@ from ragfood_cli.evaluate import (
     choose,
     evaluate,
     stratified_folds,
+    transfer,
 )
 
 
@@ -41,6 +42,59 @@ def test_folds_are_disjoint_cover_everything_and_spread_unanswerable_questions()
     assert folds == stratified_folds(questions, 5, seed=9)  # deterministic
     with pytest.raises(ValueError):
         stratified_folds(questions, 1)
+
+
+def test_pooled_folds_give_every_labelled_set_its_share_of_each_kind_of_question():
+    # Two sets pooled: A has 20 answerable + 5 unanswerable, B 10 + 5. Stratifying by answerable
+    # alone can put all of B's unanswerable questions in a few folds.
+    a, b = dataset(20, 5), dataset(10, 5)
+    questions = [obs.question for obs in a + b]
+    groups = ["a"] * len(a) + ["b"] * len(b)
+    for seed in range(10):
+        folds = stratified_folds(questions, 5, seed=seed, groups=groups)
+        assert sorted(i for fold in folds for i in fold) == list(range(len(questions)))
+        for group, answerable, each in (("a", True, 4), ("a", False, 1), ("b", True, 2),
+                                        ("b", False, 1)):  # fmt: skip
+            counts = [
+                sum(groups[i] == group and questions[i].answerable is answerable for i in fold)
+                for fold in folds
+            ]
+            assert counts == [each] * 5, (seed, group, answerable, counts)
+    with pytest.raises(ValueError):
+        stratified_folds(questions, 5, groups=groups[:-1])
+
+
+def test_calibrate_stratifies_its_folds_by_the_groups_it_is_given():
+    a, b = dataset(20, 5), dataset(10, 5)
+    pooled, groups = a + b, ["a"] * len(a) + ["b"] * len(b)
+    b_unanswerable = {id(obs) for obs in b if not obs.question.answerable}
+    held_out_b: list[int] = []
+
+    def spy(train):
+        trained = {id(obs) for obs in train}
+        held_out_b.append(len(b_unanswerable - trained))
+        return choose(train)
+
+    for seed in range(5):
+        held_out_b.clear()
+        calibrate(pooled, k=5, seed=seed, choose_fn=spy, groups=groups)
+        assert held_out_b[:5] == [1] * 5, (seed, held_out_b)  # B's 5 over 5 folds, one each
+
+
+def test_cross_set_transfer_chooses_on_one_set_and_scores_only_the_other():
+    train, test = dataset(20, 10), [*dataset(5, 3), observation(400, True, 0.70)]
+    seen: list[set[str]] = []
+
+    def spy(observations):
+        seen.append({id(obs) for obs in observations})
+        return choose(observations)
+
+    setting, result = transfer(train, test, spy)
+    assert seen == [{id(obs) for obs in train}]
+    assert (result.answerable, result.unanswerable) == (6, 3)
+    # The other set's answerable question below everything seen in training is refused: the
+    # figure says so instead of hiding it.
+    assert result.refused_wrongly == 1 and setting.min_score > 0.70 * (1 - setting.lexical_weight)
 
 
 def test_no_setting_is_scored_on_the_questions_it_was_chosen_on():
