@@ -88,7 +88,9 @@ GC_PROBE = (
 
 
 # (`ragfood --help` prints and exits before any command runs: nothing to resume there.)
-@pytest.mark.parametrize("args", [["ingest"], ["ask", "Which soup?", "--json"], ["invoke", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["ingest"], ["ask", "Which soup?", "--json"], ["invoke", "--help"]]
+)
 def test_garbage_collection_is_paused_while_loading_then_back_on(args, tmp_path, vector_server):
     """ragfood.startup: no collection while the CLI loads; on again (and what loading built
     frozen out of its sight) once a command runs, whichever command."""
