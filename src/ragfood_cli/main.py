@@ -5,9 +5,7 @@ Heavy imports happen inside the commands, so `ragfood --help` stays instant.
 
 from __future__ import annotations
 
-# First: no garbage collection while the CLI loads (it resumes once a command's imports are done).
-from ragfood import startup  # isort: skip
-
+import gc
 import json
 import os
 import sys
@@ -62,8 +60,8 @@ Namespace = Annotated[
 ]
 
 
-# Commands that call _core_settings() once their imports are done: garbage collection resumes
-# there (ragfood.startup). Every other command resumes it at once.
+# The console script (ragfood_cli.entry) loads the CLI with garbage collection paused; commands
+# that call _core_settings() once their imports are done resume it there, every other one at once.
 _RESUME_GC_IN_CORE_SETTINGS = {"ingest", "ask", "chat", "serve", "doctor", "eval", "migrate"}
 
 
@@ -74,7 +72,14 @@ def main(
 ) -> None:
     quiet_logs(verbose)
     if ctx.invoked_subcommand not in _RESUME_GC_IN_CORE_SETTINGS:
-        startup.initialized()
+        _resume_gc()
+
+
+def _resume_gc() -> None:
+    """As ragfood.startup.initialized(), without importing it (importing it pauses collection)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -84,7 +89,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _core_settings() -> Any:
     """Settings for commands that use the core; the local vector service unless configured."""
-    startup.initialized()  # the command's imports are done: collect garbage again
+    _resume_gc()  # the command's imports are done: collect garbage again
     if apply_local_defaults():
         errors.print("[dim]using the local vector service (ragfood vector serve)[/]")
     from ragfood import services
@@ -253,7 +258,7 @@ def _ask_local(
 
 
 def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
-    startup.initialized()
+    _resume_gc()
     import httpx
 
     headers = {"x-api-key": key} if key else {}

@@ -70,6 +70,17 @@ def test_the_vector_command_still_reaches_the_service():
     assert "--embedder" in result.stdout
 
 
+def test_importing_the_cli_module_leaves_garbage_collection_alone():
+    result = subprocess.run(
+        [sys.executable, "-c", "import gc, ragfood_cli.main; print(gc.isenabled())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "True"
+
+
 def test_local_defaults_match_the_services_own():
     assert (
         f"http://{service_config.DEFAULT_HOST}:{service_config.DEFAULT_PORT}" == local_env.LOCAL_URL
@@ -78,12 +89,13 @@ def test_local_defaults_match_the_services_own():
     assert local_env.DEFAULT_READONLY_TOKEN == service_config.DEFAULT_READONLY_TOKEN
 
 
-GC_PROBE = (
+GC_PROBE = (  # as the console script runs the CLI (ragfood_cli.entry)
     "import atexit, gc, sys\n"
     "atexit.register(lambda: print(f'GC={gc.isenabled()},{gc.get_freeze_count() > 0}', "
     "file=sys.stderr))\n"
-    "from ragfood_cli.main import app\n"
-    "app(args=sys.argv[1:], prog_name='ragfood')\n"
+    "sys.argv[0] = 'ragfood'\n"
+    "from ragfood_cli.entry import main\n"
+    "main()\n"
 )
 
 
