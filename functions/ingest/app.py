@@ -15,19 +15,18 @@ import os
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ragfood import services
+from ragfood import aws, services
 from ragfood.ingest import ingest_object
 
 logger = Logger()
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default keeps local runs from failing.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RAGFood"))
-s3 = boto3.client("s3")  # once per container
+s3 = aws.client("s3")  # once per container, in the session the SSM read shares
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

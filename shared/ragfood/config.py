@@ -157,12 +157,15 @@ def resolve_parameters(settings: Settings) -> Settings:
     if not wanted:
         return settings
     # Imported here: boto3 is only needed, and only paid for, when parameters are used.
-    from aws_lambda_powertools.utilities.parameters import get_parameter
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+    from ragfood import aws
+
+    provider = SSMProvider(boto3_session=aws.session())  # the container's one session
     resolved: dict[str, SecretStr] = {}
     for field, name in wanted.items():
         try:
-            resolved[field] = SecretStr(get_parameter(name, decrypt=True, max_age=3600))
+            resolved[field] = SecretStr(provider.get(name, decrypt=True, max_age=3600))
         except Exception as exc:
             raise ConfigError(f"cannot read SSM parameter {name!r}: {type(exc).__name__}") from None
     return settings.model_copy(update=resolved)

@@ -95,9 +95,9 @@ def session_store() -> SessionStore:
     s = settings()
     if not s.sessions_table:
         return MemorySessionStore(ttl_s=s.session_ttl_s)
-    import boto3  # only paid for where sessions live in DynamoDB (the runtime ships it)
+    from ragfood import aws  # boto3: only paid for where sessions live in DynamoDB
 
-    return DynamoSessionStore(s.sessions_table, boto3.client("dynamodb"), ttl_s=s.session_ttl_s)
+    return DynamoSessionStore(s.sessions_table, aws.client("dynamodb"), ttl_s=s.session_ttl_s)
 
 
 @cache
@@ -121,3 +121,6 @@ def reset() -> None:
     """Forget every singleton (tests and the CLI use this after changing the environment)."""
     for factory in (settings, vector_gateway, generator, pipeline, session_store, conversations):
         factory.cache_clear()
+    from ragfood import aws
+
+    aws.session.cache_clear()
