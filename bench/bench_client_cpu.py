@@ -73,10 +73,8 @@ def main() -> None:
                         namespace,
                     ]
                 else:
-                    argv = [
-                        str(PYTHON),
-                        "-m",
-                        "ragfood_cli.main",
+                    argv = [  # the console script, as users run it
+                        str(REPO / ".venv" / "bin" / "ragfood"),
                         "ingest",
                         str(path),
                         "--json",

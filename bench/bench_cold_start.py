@@ -224,16 +224,36 @@ class Services:
             "RAGFOOD_MIN_SCORE": "0",
         }
 
-    def ask_env_with_ssm(self, parameter: str) -> dict[str, str]:
-        """As deployed: the read-only token is read from SSM (moto) on the first invocation."""
+    def ask_env_deployed(self, parameter: str) -> dict[str, str]:
+        """As deployed: the read-only token read from SSM and the conversation saved in DynamoDB
+        (both moto) by the first invocation."""
         self.ssm.put_parameter(
             Name=parameter, Value=self.vector.readonly_token, Type="SecureString", Overwrite=True
         )
+        import boto3
+
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=self.s3_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        table = "ragfood-bench-sessions"
+        if table not in dynamodb.list_tables()["TableNames"]:
+            dynamodb.create_table(
+                TableName=table,
+                AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         return {
             **self.ask_env(),
             "UPSTASH_VECTOR_REST_READONLY_TOKEN": "",
             "UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM": parameter,
             "AWS_ENDPOINT_URL_SSM": self.s3_url,
+            "RAGFOOD_SESSIONS_TABLE": table,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.s3_url,
         }
 
     def ingest_env(self) -> dict[str, str]:
@@ -257,7 +277,8 @@ def our_functions(
     if ssm:
         parameter, _, _ = template_function(template, "AskFunction")
         name = parameter.get("UPSTASH_VECTOR_REST_READONLY_TOKEN_PARAM") or "/ragfood/readonly"
-        variants.append(("AskFunction", "ask+ssm", "api-ask.json", services.ask_env_with_ssm(name)))
+        deployed = services.ask_env_deployed(name)
+        variants.append(("AskFunction", "ask deployed", "api-ask.json", deployed))
     for name, short, event, extra in variants:
         if name not in layout:
             continue
@@ -435,7 +456,8 @@ def main() -> None:
     parser.add_argument(
         "--ssm",
         action="store_true",
-        help="also run the last build's ask function as deployed: its token read from SSM (moto)",
+        help="also run the last build's ask function as deployed: token from SSM, conversation "
+        "saved in DynamoDB (both moto)",
     )
     args = parser.parse_args()
 

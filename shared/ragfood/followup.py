@@ -53,6 +53,7 @@ GENERIC = _words(
     spicy sweet sour"""
 )
 
+
 @dataclass(frozen=True)
 class Resolution:
     question: str  # what retrieval and the answer use
@@ -148,8 +149,7 @@ def rewrite_messages(question: str, turns: list[Turn]) -> list[dict[str, str]]:
         f"Q: {t.resolved_question or t.question}\nA: {t.answer[:200]}" for t in turns[-3:]
     )
     user = (
-        f"Conversation so far:\n{history}\n\n"
-        f"Follow-up question: {question}\nStandalone question:"
+        f"Conversation so far:\n{history}\n\nFollow-up question: {question}\nStandalone question:"
     )
     return [
         {"role": "system", "content": REWRITE_INSTRUCTIONS},

@@ -103,6 +103,8 @@ def session_store() -> SessionStore:
 @cache
 def conversations() -> Conversations:
     return Conversations(pipeline(), session_store())
+
+
 def invocation_deadline(remaining_ms: int) -> budget.Deadline:
     """The deadline of a Lambda invocation: RAGFOOD_ASK_BUDGET_S or the time the function has
     left (less a margin to return the response), whichever ends first."""

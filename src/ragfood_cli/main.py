@@ -5,6 +5,7 @@ Heavy imports happen inside the commands, so `ragfood --help` stays instant.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -59,11 +60,26 @@ Namespace = Annotated[
 ]
 
 
+# The console script (ragfood_cli.entry) loads the CLI with garbage collection paused; commands
+# that call _core_settings() once their imports are done resume it there, every other one at once.
+_RESUME_GC_IN_CORE_SETTINGS = {"ingest", "ask", "chat", "serve", "doctor", "eval", "migrate"}
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show JSON logs.")] = False,
 ) -> None:
     quiet_logs(verbose)
+    if ctx.invoked_subcommand not in _RESUME_GC_IN_CORE_SETTINGS:
+        _resume_gc()
+
+
+def _resume_gc() -> None:
+    """As ragfood.startup.initialized(), without importing it (importing it pauses collection)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -73,6 +89,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _core_settings() -> Any:
     """Settings for commands that use the core; the local vector service unless configured."""
+    _resume_gc()  # the command's imports are done: collect garbage again
     if apply_local_defaults():
         errors.print("[dim]using the local vector service (ragfood vector serve)[/]")
     from ragfood import services
@@ -241,6 +258,7 @@ def _ask_local(
 
 
 def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+    _resume_gc()
     import httpx
 
     headers = {"x-api-key": key} if key else {}

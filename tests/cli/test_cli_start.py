@@ -70,9 +70,56 @@ def test_the_vector_command_still_reaches_the_service():
     assert "--embedder" in result.stdout
 
 
+def test_importing_the_cli_module_leaves_garbage_collection_alone():
+    result = subprocess.run(
+        [sys.executable, "-c", "import gc, ragfood_cli.main; print(gc.isenabled())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "True"
+
+
 def test_local_defaults_match_the_services_own():
     assert (
         f"http://{service_config.DEFAULT_HOST}:{service_config.DEFAULT_PORT}" == local_env.LOCAL_URL
     )
     assert local_env.DEFAULT_TOKEN == service_config.DEFAULT_TOKEN
     assert local_env.DEFAULT_READONLY_TOKEN == service_config.DEFAULT_READONLY_TOKEN
+
+
+GC_PROBE = (  # as the console script runs the CLI (ragfood_cli.entry)
+    "import atexit, gc, sys\n"
+    "atexit.register(lambda: print(f'GC={gc.isenabled()},{gc.get_freeze_count() > 0}', "
+    "file=sys.stderr))\n"
+    "sys.argv[0] = 'ragfood'\n"
+    "from ragfood_cli.entry import main\n"
+    "main()\n"
+)
+
+
+# (`ragfood --help` prints and exits before any command runs: nothing to resume there.)
+@pytest.mark.parametrize(
+    "args", [["ingest"], ["ask", "Which soup?", "--json"], ["invoke", "--help"]]
+)
+def test_garbage_collection_is_paused_while_loading_then_back_on(args, tmp_path, vector_server):
+    """ragfood.startup: no collection while the CLI loads; on again (and what loading built
+    frozen out of its sight) once a command runs, whichever command."""
+    if args == ["ingest"]:
+        foods = tmp_path / "foods.json"
+        foods.write_text(json.dumps([{"id": "pho", "text": "Pho is a Vietnamese noodle soup."}]))
+        args = ["ingest", str(foods), "--json"]
+    result = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, *args],
+        env={**os.environ, **vector_server.client_env(), "RAGFOOD_NAMESPACE": "cli-gc"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    state = [ln for ln in result.stderr.splitlines() if ln.startswith("GC=")][-1]
+    enabled, frozen = state.removeprefix("GC=").split(",")
+    assert enabled == "True"
+    if args[0] == "ingest":
+        assert frozen == "True"

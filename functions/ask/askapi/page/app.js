@@ -91,6 +91,7 @@
     }
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
+    turn.finished = false;
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -103,6 +104,7 @@
         if (parsed) handle(parsed.event, parsed.data, turn);
       }
     }
+    if (!turn.finished) throw new Error("The connection closed before the answer was complete.");
   }
 
   function parseEvent(block) {
@@ -128,6 +130,7 @@
     } else if (event === "token") {
       turn.answer.append(document.createTextNode(data.text));
     } else if (event === "done") {
+      turn.finished = true;
       remember(data);
       if (data.resolved_question && data.resolved_question !== turn.node.querySelector(".question").textContent) {
         turn.resolved.textContent = `Answered as: ${data.resolved_question}`;
@@ -141,6 +144,7 @@
       turn.note.hidden = false;
       status("Ask a follow-up, or start a new conversation.");
     } else if (event === "error") {
+      turn.finished = true;
       finishWithError(turn, data.error || `error ${data.status}`);
     }
   }
