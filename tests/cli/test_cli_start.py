@@ -15,11 +15,15 @@ from ragfood_vector import config as service_config
 from ragfood_vector.launcher import VectorServer
 
 HEAVY = ("numpy", "ragfood_vector")
+# What only `ask` needs: `ingest` must not pay for it (~60 ms of its start).
+ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation")
 # Run the CLI as its console script does, then report which heavy modules were ever imported.
 PROBE = (
     "import atexit, sys\n"
     "atexit.register(lambda: print('HEAVY=' + ','.join(sorted({m.split('.')[0] for m in "
     f"sys.modules if m.split('.')[0] in {HEAVY!r}}})), file=sys.stderr))\n"
+    "atexit.register(lambda: print('ASKPATH=' + ','.join(sorted(m for m in sys.modules "
+    f"if m in {ASK_PATH!r})), file=sys.stderr))\n"
     "from ragfood_cli.main import app\n"
     "app(args=sys.argv[1:], prog_name='ragfood')\n"
 )
@@ -36,6 +40,12 @@ def heavy_imports(*args: str, env: dict[str, str] | None = None) -> tuple[str, i
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("HEAVY=")]
     assert line, result.stderr[-2000:]
     return line[-1].removeprefix("HEAVY="), result.returncode
+
+
+def ask_path_imports(result_stderr: str) -> str:
+    line = [ln for ln in result_stderr.splitlines() if ln.startswith("ASKPATH=")]
+    assert line, result_stderr[-2000:]
+    return line[-1].removeprefix("ASKPATH=")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["ingest", "--help"]])
@@ -123,3 +133,17 @@ def test_garbage_collection_is_paused_while_loading_then_back_on(args, tmp_path,
     assert enabled == "True"
     if args[0] == "ingest":
         assert frozen == "True"
+
+
+def test_ingest_does_not_import_the_ask_path(vector_server: VectorServer, tmp_path):
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([{"id": "pho", "text": "Pho is a Vietnamese noodle soup."}]))
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, "ingest", str(foods), "--json"],
+        env={**os.environ, **vector_server.client_env(), "RAGFOOD_NAMESPACE": "cli-start-ingest"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ask_path_imports(result.stderr) == ""

@@ -39,3 +39,22 @@ def test_handler_module_initializes_without_garbage_collection(function):
     assert len(state["collections"]) <= 1, state["collections"]
     assert state["enabled"]  # and back on for the invocations
     assert state["frozen"] > 10_000  # what initialization built is out of the collector's sight
+
+
+ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation", "ragfood.prompt")
+
+
+def test_ingest_function_does_not_load_the_ask_path():
+    # The ask code (pipeline, generator, prompt, follow-up) is ~60 ms of imports an ingest never
+    # uses; ragfood.services builds it on demand only.
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import app; print(sorted(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(REPO / "functions" / "ingest")],
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    loaded = set(eval(result.stdout.splitlines()[-1]))  # noqa: S307 (our own probe's list)
+    assert loaded.isdisjoint(ASK_PATH), sorted(loaded & set(ASK_PATH))
