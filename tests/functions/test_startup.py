@@ -47,7 +47,10 @@ ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation", "ra
 def test_ingest_function_does_not_load_the_ask_path():
     # The ask code (pipeline, generator, prompt, follow-up) is ~60 ms of imports an ingest never
     # uses; ragfood.services builds it on demand only.
-    probe = "import sys; sys.path.insert(0, sys.argv[1]); import app; print(sorted(sys.modules))"
+    probe = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import app; "
+        "print(json.dumps(list(sys.modules)))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(REPO / "functions" / "ingest")],
         env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"},
@@ -56,5 +59,5 @@ def test_ingest_function_does_not_load_the_ask_path():
         timeout=120,
         check=True,
     )
-    loaded = set(eval(result.stdout.splitlines()[-1]))  # noqa: S307 (our own probe's list)
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
     assert loaded.isdisjoint(ASK_PATH), sorted(loaded & set(ASK_PATH))
