@@ -300,3 +300,33 @@ def test_the_layers_english_only_stemmer_stems_as_the_full_package(sam_build):
     )
     expected = snowballstemmer.stemmer("english").stemWords(words)
     assert result.stdout.split() == expected
+
+
+def test_the_ask_functions_stem_with_the_c_stemmer(sam_build):
+    """The first ask stems ~650 words of candidate text: ~13 ms of its cold start in pure Python.
+    The ask functions ship PyStemmer and the layer's English-only snowballstemmer prefers it."""
+    ask_functions = [
+        name
+        for name in FUNCTIONS
+        if _template_resources()[name]["Properties"]["CodeUri"].rstrip("/").endswith("ask")
+    ]
+    assert ask_functions
+    for name in ask_functions:
+        assert "pystemmer" in _dists(sam_build.artefact(name)), name
+    # The build's Stemmer is arm64: beside the layer, this machine's build of it stands in.
+    import Stemmer
+
+    site = sam_build.artefact(LAYERS[0]) / "python"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            f"import sys; sys.path[:0] = [{str(site)!r}, {str(Path(Stemmer.__file__).parent)!r}]; "
+            "import snowballstemmer; print(type(snowballstemmer.stemmer('english')).__module__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "Stemmer"
