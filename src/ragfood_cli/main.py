@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
 from ragfood_cli.migrate_cli import app as migrate_app
-from ragfood_cli.render import console, errors, print_answer, print_report
+from ragfood_cli.render import console, errors, print_answer, print_report, stage_progress
 
 # We use no pydantic plugins: spare every command pydantic's scan of the entry points of every
 # installed package (tens of ms in a venv this size).
@@ -133,8 +133,6 @@ def ingest(
     Exits 1 when the file was rejected or a quota stopped it, 2 when some items were rejected or
     conflicted.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from ragfood import services
     from ragfood.errors import RagfoodError
     from ragfood.sync import sync_foods
@@ -142,21 +140,7 @@ def ingest(
     settings = _core_settings()
     try:
         gateway = services.vector_gateway(write=True)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=errors,
-            transient=True,
-            disable=as_json or not errors.is_terminal,
-        ) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done)
-
+        with stage_progress(quiet=as_json) as progress:
             report = sync_foods(
                 file.read_bytes(),
                 gateway,

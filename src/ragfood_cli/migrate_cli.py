@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from ragfood_cli.render import console, errors, print_report
+from ragfood_cli.render import console, errors, print_report, stage_progress
 
 if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
@@ -108,7 +108,6 @@ def chroma(
 
     Exits 1 when nothing could be migrated, 2 when documents were rejected, 3 when items were lost.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from ragfood import services
     from ragfood.errors import RagfoodError
@@ -133,21 +132,7 @@ def chroma(
     settings = _core_settings()
     namespace = settings.namespace if namespace is None else namespace
     outcome: dict[str, Any] = {"path": str(path), "collection": collection}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=errors,
-        transient=True,
-        disable=as_json or not errors.is_terminal,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_progress(quiet=as_json) as progress:
         try:
             with open_snapshot(path) as client:
                 read = read_collection(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +13,33 @@ from rich.table import Table
 # soft_wrap: long lines stay whole, so they can be grepped and copied.
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
+
+StageProgress = Callable[[str, int, int], None]
+
+
+@contextmanager
+def stage_progress(*, quiet: bool) -> Iterator[StageProgress]:
+    """A progress bar per stage on stderr (`progress(stage, done, total)`), as ingest and migrate
+    report; silent with --json or when stderr is not a terminal."""
+    # Imported here: rich.progress is only needed by the commands that write.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=True,
+        disable=quiet or not errors.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
 
 
 def sources_table(sources: list[dict[str, Any]]) -> Table:
