@@ -19,35 +19,16 @@ import time
 import httpx
 from _common import REPO, median, print_table
 
-from ragfood_vector.launcher import VectorServer, free_port
+from ragfood_vector.launcher import VectorServer
 from tests.support.generator_stub import GeneratorStub
+from tests.support.serve import ragfood_serve
 
 RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 QUESTIONS = ["Which dishes use saffron?", "Tell me about paella", "What is sushi made of?"]
 
 
-def wait_until_up(url: str, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
 def run(api: str, env: dict[str, str], asks: int) -> list[object]:
-    port = free_port()
-    serve = subprocess.Popen(
-        [str(RAGFOOD), "serve", "--port", str(port)],
-        env={**env, "GENERATOR_API": api},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/health")
+    with ragfood_serve({**env, "GENERATOR_API": api}) as base:
         times, degraded, sourced = [], 0, 0
         for n in range(asks):
             question = {"question": QUESTIONS[n % len(QUESTIONS)] + f" ({n})"}  # no cache hits
@@ -56,9 +37,6 @@ def run(api: str, env: dict[str, str], asks: int) -> list[object]:
             times.append(time.perf_counter() - started)
             degraded += bool(answer.get("degraded"))
             sourced += bool(answer.get("sources"))
-    finally:
-        serve.terminate()
-        serve.wait(10)
     return [
         api,
         f"{median(times):.2f}",

@@ -20,22 +20,12 @@ import httpx
 from _common import REPO, median, print_table
 
 from ragfood_cli.stream_client import events
-from ragfood_vector.launcher import VectorServer, free_port
+from ragfood_vector.launcher import VectorServer
 from tests.support.generator_stub import GeneratorStub
+from tests.support.serve import ragfood_serve
 
 RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 QUESTIONS = ["Tell me about bibimbap, the Korean rice bowl", "What is pho?", "a Japanese dessert"]
-
-
-def wait_until_up(url: str, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def timed_ask(base: str, question: str) -> dict[str, float]:
@@ -50,20 +40,8 @@ def timed_ask(base: str, question: str) -> dict[str, float]:
 
 
 def run(label: str, env: dict[str, str], asks: int) -> list[object]:
-    port = free_port()
-    serve = subprocess.Popen(
-        [str(RAGFOOD), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/health")
+    with ragfood_serve(env) as base:
         runs = [timed_ask(base, QUESTIONS[n % len(QUESTIONS)]) for n in range(asks)]
-    finally:
-        serve.terminate()
-        serve.wait(10)
     row: list[object] = [label]
     for event in ("sources", "token", "done"):
         times = [r[event] for r in runs if event in r]

@@ -5,39 +5,25 @@ sources. Real processes and real HTTP; the bound asserted is generous (CI machin
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import httpx
 
-from ragfood_vector.launcher import free_port
-from tests.cli.conftest import RAGFOOD
-from tests.cli.test_processes import ingested, wait_until_up  # noqa: F401 (fixture)
+from tests.cli.test_processes import ingested  # noqa: F401 (fixture)
 from tests.support.generator_stub import GeneratorStub
+from tests.support.serve import ragfood_serve
 
 
 def test_serve_answers_a_trickling_generator_within_the_budget(cli_env, ingested):  # noqa: F811
-    port = free_port()
     with GeneratorStub() as stub:
         stub.state.mode, stub.state.trickle_s = "trickle", 1.0  # a token a second, forever
         env = {**cli_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "5"}
-        process = subprocess.Popen(
-            [str(RAGFOOD), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/health")
+        with ragfood_serve(env) as base:
             started = time.monotonic()
             response = httpx.post(
                 f"{base}/ask", json={"question": "Vietnamese beef noodle soup"}, timeout=60
             )
             elapsed = time.monotonic() - started
-        finally:
-            process.terminate()
-            process.wait(10)
     assert response.status_code == 200
     answer = response.json()
     assert elapsed < 9.0, f"answered after {elapsed:.1f} s (budget 5 s, spec 7 s)"
@@ -49,19 +35,10 @@ def test_serve_answers_a_trickling_generator_within_the_budget(cli_env, ingested
 def test_serve_honours_the_lambda_web_adapter_deadline_header(cli_env, ingested):  # noqa: F811
     """Served by uvicorn (as under Lambda Web Adapter), the invocation's deadline arrives as the
     x-amzn-lambda-context header: the answer comes before it even with a 25 s budget."""
-    port = free_port()
     with GeneratorStub() as stub:
         stub.state.mode, stub.state.trickle_s = "trickle", 0.5
         env = {**cli_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "25"}
-        process = subprocess.Popen(
-            [str(RAGFOOD), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/health")
+        with ragfood_serve(env) as base:
             lambda_context = {"request_id": "r-1", "deadline": int(time.time() * 1000) + 4000}
             started = time.monotonic()
             response = httpx.post(
@@ -71,8 +48,5 @@ def test_serve_honours_the_lambda_web_adapter_deadline_header(cli_env, ingested)
                 timeout=60,
             )
             elapsed = time.monotonic() - started
-        finally:
-            process.terminate()
-            process.wait(10)
     assert response.status_code == 200 and response.json()["degraded"] is True
     assert elapsed < 4.0, f"answered after {elapsed:.1f} s; Lambda stops the function at 4 s"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -13,6 +12,7 @@ from ragfood_vector.launcher import free_port
 from tests.cli.conftest import RAGFOOD, REPO
 from tests.support.generator_stub import GeneratorStub
 from tests.support.samples import MOCHI, PHO
+from tests.support.serve import ragfood_serve, wait_until_up
 from tests.support.terminal import Terminal
 
 FOODS = [PHO, MOCHI]
@@ -23,17 +23,6 @@ def ingested(ragfood, tmp_path) -> None:
     path = tmp_path / "foods.json"
     path.write_text(json.dumps(FOODS))
     assert ragfood("ingest", str(path)).exit_code == 0
-
-
-def wait_until_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def test_chat_streams_answers_in_a_terminal_and_quits_on_an_empty_line(cli_env, ingested):
@@ -60,44 +49,20 @@ def test_chat_reports_errors_and_keeps_going(cli_env):
 
 
 def test_serve_answers_http_and_requires_the_api_key_when_set(cli_env, ingested):
-    port = free_port()
-    process = subprocess.Popen(
-        [str(RAGFOOD), "serve", "--port", str(port), "--api-key", "local-key"],
-        env={**cli_env, "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/health")
+    with ragfood_serve({**cli_env, "PATH": "/usr/bin:/bin"}, "--api-key", "local-key") as base:
         assert httpx.get(f"{base}/health").json()["status"] == "ok"
         question = {"question": "Vietnamese beef noodle soup"}
         assert httpx.post(f"{base}/ask", json=question).status_code == 403
         answer = httpx.post(f"{base}/ask", json=question, headers={"x-api-key": "local-key"})
         assert answer.status_code == 200 and answer.json()["sources"][0]["id"] == "pho"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_ask_can_target_a_served_api(cli_env, ingested, ragfood):
-    port = free_port()
-    process = subprocess.Popen(
-        [str(RAGFOOD), "serve", "--port", str(port), "--api-key", "k"],
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{url}/health")
+    with ragfood_serve(cli_env, "--api-key", "k") as url:
         ok = ragfood("ask", "beef noodle soup", "--json", "--api-url", url, "--api-key", "k")
         assert ok.exit_code == 0 and json.loads(ok.stdout)["sources"][0]["id"] == "pho"
         denied = ragfood("ask", "beef noodle soup", "--api-url", url)
         assert denied.exit_code == 1 and "403" in denied.output
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_vector_serve_starts_the_local_index(tmp_path):

@@ -3,28 +3,18 @@ API Gateway), answers carry the allowed origin, the key is still required for /a
 
 from __future__ import annotations
 
-import subprocess
-
 import httpx
 
-from ragfood_vector.launcher import free_port
-from tests.cli.conftest import RAGFOOD
-from tests.cli.test_processes import ingested, wait_until_up  # noqa: F401 (fixture)
+from tests.cli.test_processes import ingested  # noqa: F401 (fixture)
+from tests.support.serve import ragfood_serve
 
 ORIGIN = "http://localhost:5173"
 
 
 def test_serve_lets_a_browser_page_call_the_api(cli_env, ingested):  # noqa: F811
-    port = free_port()
-    process = subprocess.Popen(
-        [str(RAGFOOD), "serve", "--port", str(port), "--api-key", "local-key"],
-        env={**cli_env, "RAGFOOD_CORS_ORIGINS": ORIGIN},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/health")
+    with ragfood_serve(
+        {**cli_env, "RAGFOOD_CORS_ORIGINS": ORIGIN}, "--api-key", "local-key"
+    ) as base:
         preflight = httpx.options(
             f"{base}/ask",
             headers={
@@ -38,9 +28,6 @@ def test_serve_lets_a_browser_page_call_the_api(cli_env, ingested):  # noqa: F81
             f"{base}/ask", json=question, headers={"Origin": ORIGIN, "x-api-key": "local-key"}
         )
         keyless = httpx.post(f"{base}/ask", json=question, headers={"Origin": ORIGIN})
-    finally:
-        process.terminate()
-        process.wait(10)
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == ORIGIN
