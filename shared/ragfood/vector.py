@@ -199,20 +199,23 @@ class VectorGateway:
         filter_: str = "",
     ) -> list[Hit]:
         with _translated(self.url):
-            results = self._index.query(
-                data=text,
-                top_k=top_k,
-                include_metadata=True,
-                include_data=True,
-                filter=filter_,
-                namespace=namespace,
-            )
+            results = self._dense(text, namespace=namespace, top_k=top_k, filter_=filter_)
         hits = []
         for result in results:
             if result.score < min_score:
                 continue
             hits.append(_hit(result.id, float(result.score), result.metadata, result.data))
         return hits
+
+    def _dense(self, text: str, *, namespace: str, top_k: int, filter_: str) -> list[QueryResult]:
+        return self._index.query(
+            data=text,
+            top_k=top_k,
+            include_metadata=True,
+            include_data=True,
+            filter=filter_,
+            namespace=namespace,
+        )
 
     def find(
         self,
@@ -241,17 +244,8 @@ class VectorGateway:
         path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
         with _translated(self.url):
             if not hybrid:
-                return [
-                    _found(r)
-                    for r in self._index.query(
-                        data=text,
-                        top_k=depth,
-                        include_metadata=True,
-                        include_data=True,
-                        filter=filter_,
-                        namespace=namespace,
-                    )
-                ], []
+                dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filter_)
+                return [_found(r) for r in dense_only], []
             payload = [
                 {**query, "queryMode": "DENSE"},
                 {**query, "queryMode": "SPARSE", "weightingStrategy": "IDF"},
