@@ -67,6 +67,13 @@ SETS = {
 DEPTH = 10
 
 
+def local_gateway(server: VectorServer) -> VectorGateway:
+    """The layer's gateway on the local service, retrying as a loaded machine needs."""
+    return VectorGateway(
+        server.url, SecretStr(server.token), make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
+    )
+
+
 def score_only(
     index: Index, namespace: str, mode: QueryMode, fusion: FusionAlgorithm | None = None
 ) -> Callable[[str], list[Candidate]]:
@@ -201,8 +208,7 @@ def main() -> int:
             embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
         ) as server,
     ):
-        client = make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
-        gateway = VectorGateway(server.url, SecretStr(server.token), client)
+        gateway = local_gateway(server)
         index = Index(url=server.url, token=server.token, retries=0, allow_telemetry=False)
         observed: dict[str, dict[str, list[ev.Observation]]] = {}
         for name, (foods, questions_path, namespace) in SETS.items():
