@@ -30,13 +30,10 @@ from collections.abc import Callable, Sequence
 
 import _common  # noqa: F401  (import paths)
 import numpy as np
-from bench_retrieval import SETS
-from pydantic import SecretStr
+from bench_retrieval import SETS, local_gateway
 
 from ragfood.relevance import RelevanceSettings, content_terms, merge_candidates, rank
-from ragfood.retry import RetryPolicy
 from ragfood.sync import sync_foods
-from ragfood.vector import VectorGateway, make_client
 from ragfood_cli import evaluate as ev
 from ragfood_vector.launcher import VectorServer
 
@@ -108,8 +105,7 @@ def main() -> int:
             embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
         ) as server,
     ):
-        client = make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
-        gateway = VectorGateway(server.url, SecretStr(server.token), client)
+        gateway = local_gateway(server)
         for name, (foods, questions_path, namespace) in SETS.items():
             sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
             for q in ev.load_questions(questions_path):

@@ -34,10 +34,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,7 +51,8 @@ from ragfood.retry import RetryPolicy
 from ragfood.sync import sync_foods
 from ragfood.vector import VectorGateway, make_client
 from ragfood_cli import evaluate as ev
-from ragfood_vector.launcher import VectorServer, free_port
+from ragfood_vector.launcher import VectorServer
+from tests.support.serve import ragfood_serve
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = {
@@ -65,6 +64,13 @@ SETS = {
     ),
 }
 DEPTH = 10
+
+
+def local_gateway(server: VectorServer) -> VectorGateway:
+    """The layer's gateway on the local service, retrying as a loaded machine needs."""
+    return VectorGateway(
+        server.url, SecretStr(server.token), make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
+    )
 
 
 def score_only(
@@ -113,7 +119,6 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 def serve_measure(server: VectorServer, questions_path: Path, namespace: str) -> ev.EvalResult:
     """POST /ask to `ragfood serve` (defaults, no generator, top_k 3) for every question."""
-    port = free_port()
     env = {
         **os.environ,
         **server.client_env(),
@@ -123,20 +128,7 @@ def serve_measure(server: VectorServer, questions_path: Path, namespace: str) ->
     }
     for name in ("RAGFOOD_MIN_SCORE", "RAGFOOD_LEXICAL_WEIGHT", "RAGFOOD_RETRIEVAL"):
         env.pop(name, None)  # the defaults, as a user gets them
-    process = subprocess.Popen(
-        [str(REPO / ".venv/bin/ragfood"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with ragfood_serve(env) as url:
         result = ev.EvalResult(min_score=float("nan"))
         for q in ev.load_questions(questions_path):
             body = httpx.post(
@@ -154,9 +146,6 @@ def serve_measure(server: VectorServer, questions_path: Path, namespace: str) ->
                 result.hits_at[k] += position is not None and position <= k
             result.reciprocal_rank_sum += 1 / position if position else 0.0
         return result
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def print_robustness(observed: dict[str, dict[str, list[ev.Observation]]], seeds: int) -> None:
@@ -201,8 +190,7 @@ def main() -> int:
             embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
         ) as server,
     ):
-        client = make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
-        gateway = VectorGateway(server.url, SecretStr(server.token), client)
+        gateway = local_gateway(server)
         index = Index(url=server.url, token=server.token, retries=0, allow_telemetry=False)
         observed: dict[str, dict[str, list[ev.Observation]]] = {}
         for name, (foods, questions_path, namespace) in SETS.items():
