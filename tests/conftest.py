@@ -13,6 +13,9 @@ These are dense-only indexes (``sparse="none"``, ``PRODUCT_INDEX_SPARSE``): the 
 were written for dense scores, and the vector service's dense conformance suite runs on them.
 Hybrid (dense + BM25) services: ``VectorServer(sparse="bm25")`` or
 ``start_vector_server(sparse="bm25")``; tests/vector/conftest.py has a session one.
+
+The generator: ``stub`` is the session's Ollama/OpenAI-protocol stub server
+(tests/support/generator_stub.py), reset to answering normally before each test.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 
 from ragfood_vector.launcher import VectorServer
+from tests.support.generator_stub import GeneratorStub
 
 _namespace_numbers = itertools.count()
 
@@ -68,3 +72,15 @@ def start_vector_server() -> Iterator[Callable[..., VectorServer]]:
     yield start
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def generator_stub() -> Iterator[GeneratorStub]:
+    with GeneratorStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def stub(generator_stub: GeneratorStub) -> GeneratorStub:
+    generator_stub.reset()
+    return generator_stub

@@ -44,18 +44,6 @@ def dataset_namespace(minilm_server: VectorServer) -> str:
     return DATASET_NAMESPACE
 
 
-@pytest.fixture(scope="session")
-def generator_stub() -> Iterator[GeneratorStub]:
-    with GeneratorStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(generator_stub: GeneratorStub) -> GeneratorStub:
-    generator_stub.reset()
-    return generator_stub
-
-
 def generator_for(stub: GeneratorStub, timeout: float = 5.0) -> GeneratorClient:
     client = retrying_client(RetryPolicy(1, 0.01, 0.02), timeout)
     return GeneratorClient(stub.url, "llama3.2", client=client)

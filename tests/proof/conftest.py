@@ -1,7 +1,7 @@
 """Fixtures for the proof suites: the real handlers, S3 (moto), the vector service, served APIs.
 
-pytest only loads the conftest files on a test's own path, so the fixtures of the functions and
-core suites are imported here explicitly.
+pytest only loads the conftest files on a test's own path, so the fixtures of the functions suite
+are imported here explicitly.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from ragfood_vector.launcher import VectorServer, free_port
-from tests.core.conftest import generator_stub, stub  # noqa: F401
 from tests.functions.conftest import (  # noqa: F401
     BUCKET,
     aws_credentials,
