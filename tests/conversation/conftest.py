@@ -25,6 +25,7 @@ from ragfood.retry import RetryPolicy, retrying_client
 from ragfood.sync import sync_foods
 from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
+from tests.support.env import ragfood_env
 from tests.support.generator_stub import GeneratorStub
 from tests.support.samples import MOCHI, PHO
 from tests.support.serve import RAGFOOD
@@ -97,24 +98,12 @@ KB = [PHO, MOCHI]
 def kb_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
     """Settings for a small knowledge base (pho, mochi) in a namespace of this test's own."""
     sync_foods(json.dumps(KB).encode(), make_gateway(vector_server), namespace=fresh_namespace)
-    return {
-        **vector_server.client_env(),
-        "RAGFOOD_NAMESPACE": fresh_namespace,
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "GENERATOR_URL": "",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }
+    return ragfood_env(vector_server, fresh_namespace)
 
 
 @pytest.fixture
 def dataset_env(minilm_server: VectorServer, dataset_namespace: str) -> dict[str, str]:
-    return {
-        **minilm_server.client_env(),
-        "RAGFOOD_NAMESPACE": dataset_namespace,
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "GENERATOR_URL": "",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }
+    return ragfood_env(minilm_server, dataset_namespace)
 
 
 @contextmanager

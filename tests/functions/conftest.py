@@ -14,6 +14,7 @@ from upstash_vector import Index
 
 from ragfood_cli.lambda_runner import LocalFunction
 from ragfood_vector.launcher import VectorServer
+from tests.support.env import ragfood_env
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -65,14 +66,14 @@ def clean_index(vector_server: VectorServer) -> Index:
 
 @pytest.fixture
 def function_env(vector_server: VectorServer, moto_endpoint: str) -> dict[str, str]:
-    return {
-        **vector_server.client_env(),
-        "AWS_ENDPOINT_URL_S3": moto_endpoint,
-        "RAGFOOD_RETRY_INITIAL_S": "0.01",
-        "RAGFOOD_RETRY_MAX_S": "0.05",
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "GENERATOR_URL": "",
-    }
+    # Not quiet: the template's log level, as deployed.
+    return ragfood_env(
+        vector_server,
+        quiet=False,
+        AWS_ENDPOINT_URL_S3=moto_endpoint,
+        RAGFOOD_RETRY_INITIAL_S="0.01",
+        RAGFOOD_RETRY_MAX_S="0.05",
+    )
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from tests.functions.conftest import (  # noqa: F401
     moto_endpoint,
     s3,
 )
+from tests.support.env import ragfood_env
 from tests.support.serve import RAGFOOD
 
 LEAK_MARKERS = ("Traceback", 'File "')
@@ -58,19 +59,18 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 
 
 def serve_env(server: VectorServer, namespace: str, **extra: str) -> dict[str, str]:
     """The environment of a `ragfood serve` process reading `namespace` of `server`."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "UPSTASH_VECTOR_REST_URL": server.url,
-        "UPSTASH_VECTOR_REST_READONLY_TOKEN": server.readonly_token,
-        "RAGFOOD_NAMESPACE": namespace,
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "RAGFOOD_MAX_ATTEMPTS": "3",
-        "RAGFOOD_RETRY_INITIAL_S": "0.01",
-        "GENERATOR_URL": "",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        **extra,
-    }
+    return ragfood_env(
+        server,
+        namespace,
+        readonly=True,
+        **{
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "RAGFOOD_MAX_ATTEMPTS": "3",
+            "RAGFOOD_RETRY_INITIAL_S": "0.01",
+            **extra,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
