@@ -4,12 +4,8 @@ stub generator, and moto's DynamoDB server over HTTP."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +19,11 @@ from ragfood.generator import GeneratorClient
 from ragfood.pipeline import Pipeline
 from ragfood.retry import RetryPolicy, retrying_client
 from ragfood.sync import sync_foods
-from ragfood_vector.launcher import VectorServer, free_port
+from ragfood_vector.launcher import VectorServer
 from tests.core.conftest import make_gateway
 from tests.support.env import ragfood_env
 from tests.support.generator_stub import GeneratorStub
 from tests.support.samples import MOCHI, PHO
-from tests.support.serve import RAGFOOD
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "foods.json"
 DATASET_NAMESPACE = "conversation-dataset"
@@ -104,41 +99,6 @@ def kb_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
 @pytest.fixture
 def dataset_env(minilm_server: VectorServer, dataset_namespace: str) -> dict[str, str]:
     return ragfood_env(minilm_server, dataset_namespace)
-
-
-@contextmanager
-def served(env: dict[str, str], *args: str) -> Iterator[str]:
-    """`ragfood serve` in its own process (as a user runs it); yields its base URL."""
-    port = free_port()
-    # A file, not a pipe: a chatty server must never block on it.
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [str(RAGFOOD), "serve", "--port", str(port), *args],
-            env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/health", timeout=1.0)
-                    break
-                except httpx.HTTPError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"ragfood serve did not start: {log.read()}") from None
-                    time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @dataclass
