@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ragfood.generator import GeneratorClient
 from ragfood.pipeline import Pipeline
@@ -54,22 +52,13 @@ def pipeline_for(
     return Pipeline(gateway, generator, namespace=namespace, min_score=0.5, cache_size=0)
 
 
-@pytest.fixture(scope="session")
-def moto_dynamodb() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def dynamodb(moto_dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A DynamoDB client on moto's server; the sessions table as the template declares it."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.client("dynamodb", endpoint_url=moto_dynamodb, region_name="us-east-1")
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
     if "sessions" not in client.list_tables()["TableNames"]:
         client.create_table(
             TableName="sessions",

@@ -21,7 +21,6 @@ from tests.functions.conftest import (  # noqa: F401
     clean_index,
     function,
     function_env,
-    moto_endpoint,
     s3,
 )
 from tests.support.env import ragfood_env
