@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from ragfood_cli.main import app
 from ragfood_vector.launcher import VectorServer
-
-REPO = Path(__file__).resolve().parents[2]
-RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
+from tests.support.serve import RAGFOOD, REPO  # noqa: F401 (the CLI tests import them from here)
 
 
 @pytest.fixture

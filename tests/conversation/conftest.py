@@ -27,6 +27,7 @@ from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.support.generator_stub import GeneratorStub
 from tests.support.samples import MOCHI, PHO
+from tests.support.serve import RAGFOOD
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "foods.json"
 DATASET_NAMESPACE = "conversation-dataset"
@@ -101,7 +102,6 @@ def dynamodb(moto_dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 # ------------------------------------------------------------------ `ragfood serve` as a process
 
-RAGFOOD = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ragfood"
 KB = [PHO, MOCHI]
 
 

@@ -11,7 +11,6 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +27,8 @@ from tests.functions.conftest import (  # noqa: F401
     moto_endpoint,
     s3,
 )
+from tests.support.serve import RAGFOOD
 
-REPO = Path(__file__).resolve().parents[2]
-RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 LEAK_MARKERS = ("Traceback", 'File "')
 
 

@@ -12,7 +12,8 @@ import httpx
 
 from ragfood_vector.launcher import free_port
 
-RAGFOOD = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ragfood"
+REPO = Path(__file__).resolve().parents[2]
+RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 
 
 def wait_until_up(url: str, timeout: float = 60.0) -> None:
