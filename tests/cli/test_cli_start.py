@@ -16,7 +16,7 @@ from ragfood_vector.launcher import VectorServer
 
 HEAVY = ("numpy", "ragfood_vector")
 # What only `ask` needs: `ingest` must not pay for it (~60 ms of its start).
-ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation")
+ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation", "ragfood.relevance")
 # Run the CLI as its console script does, then report which heavy modules were ever imported.
 PROBE = (
     "import atexit, sys\n"
@@ -147,3 +147,32 @@ def test_ingest_does_not_import_the_ask_path(vector_server: VectorServer, tmp_pa
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ask_path_imports(result.stderr) == ""
+
+
+# `ingest --json` prints JSON for a program: it needs no terminal rendering (rich), and never runs
+# httpx's own command-line client (click, pygments), which httpx loads whenever they are installed.
+TERMINAL_ONLY = ("rich", "click", "pygments")
+TERMINAL_PROBE = (  # as the console script runs the CLI (ragfood_cli.entry)
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('TERMINAL=' + ','.join(sorted({m.split('.')[0] for m in "
+    f"sys.modules if m.split('.')[0] in {TERMINAL_ONLY!r}}})), file=sys.stderr))\n"
+    "sys.argv[0] = 'ragfood'\n"
+    "from ragfood_cli.entry import main\n"
+    "main()\n"
+)
+
+
+def test_ingest_json_loads_no_terminal_libraries(vector_server: VectorServer, tmp_path):
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([{"id": "pho", "text": "Pho is a Vietnamese noodle soup."}]))
+    result = subprocess.run(
+        [sys.executable, "-c", TERMINAL_PROBE, "ingest", str(foods), "--json"],
+        env={**os.environ, **vector_server.client_env(), "RAGFOOD_NAMESPACE": "cli-terminal"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["upserted"] == 1
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("TERMINAL=")][-1]
+    assert line == "TERMINAL="
