@@ -76,7 +76,8 @@ def main(
     ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show JSON logs.")] = False,
 ) -> None:
-    quiet_logs(verbose)
+    # invoke and serve run the Lambda functions' own code: their logs stay as in Lambda.
+    quiet_logs(verbose, text_errors=ctx.invoked_subcommand not in {"invoke", "serve"})
     if ctx.invoked_subcommand not in _RESUME_GC_IN_CORE_SETTINGS:
         _resume_gc()
 
