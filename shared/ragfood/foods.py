@@ -120,15 +120,16 @@ def parse_foods(
 ) -> ParsedFoods:
     """Validate a whole upload. Raises FoodFileError only when no item can be read at all."""
     items, has_nan = _load_array(raw, source, max_bytes)
-    parsed = ParsedFoods()
-    first_seen: dict[str, int] = {}
+    warnings: list[str] = []
     valid_items = None if has_nan else _validate_all(items)
-    for index, item in enumerate(items):
-        record_or_reason = (
-            _validate_item(item, index, parsed.warnings)
-            if valid_items is None
-            else _record(valid_items[index], index, parsed.warnings)
-        )
+    if valid_items is None:
+        results = (_validate_item(item, i, warnings) for i, item in enumerate(items))
+    else:
+        del items  # pydantic made copies: the parsed JSON can go before the records are built
+        results = (_record(valid, i, warnings) for i, valid in enumerate(valid_items))
+    parsed = ParsedFoods(warnings=warnings)
+    first_seen: dict[str, int] = {}
+    for index, record_or_reason in enumerate(results):
         if isinstance(record_or_reason, Reject):
             parsed.rejects.append(record_or_reason)
             continue
