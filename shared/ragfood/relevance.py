@@ -71,21 +71,32 @@ def content_terms(text: str) -> frozenset[str]:
     return frozenset(_stemmer.english.stemWords(words)) if words else frozenset()
 
 
+# The least a question word counts, as a share of its rarest word's weight (see `term_weights`).
+WEIGHT_FLOOR = 0.3
+
+
 def term_weights(
     question_terms: frozenset[str], documents: Sequence[frozenset[str]]
 ) -> dict[str, float]:
     """How much each question word counts: its inverse document frequency among the candidates,
-    ln((P + 1) / (n + 0.5)) for a word in n of the P candidate documents.
+    ln((P + 1) / (n + 0.5)) for a word in n of the P candidate documents, but never less than
+    `WEIGHT_FLOOR` times the rarest word's.
 
     Words every candidate shares ("dish", "made", the region asked about) say little about which
     item answers; a word no candidate contains (the name of a dish the knowledge base lacks)
     weighs most, so missing it costs most. It needs no corpus statistics and no extra request.
+    The floor keeps a shared word from counting for nothing: when every candidate is Australian
+    and the best-scoring one says nothing of Australia ("What is the capital of Australia?"),
+    the question is not covered. With the floor at 0 and 0.5, held-out refusals were fewer
+    (bench/bench_refusal_features.py, docs/performance.md).
     """
     size = len(documents)
-    return {
+    weights = {
         term: math.log((size + 1) / (sum(term in doc for doc in documents) + 0.5))
         for term in question_terms
     }
+    least = WEIGHT_FLOOR * max(weights.values(), default=0.0)
+    return {term: max(weight, least) for term, weight in weights.items()}
 
 
 def coverage(weights: dict[str, float], document_terms: frozenset[str]) -> float:

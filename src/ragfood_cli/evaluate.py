@@ -31,9 +31,11 @@ KS = (1, 3, 5)
 # The settings calibration chooses from. Lexical weight 0 is plain dense retrieval.
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.0, 0.61, 0.05))
 MIN_SCORES = tuple(round(t, 4) for t in np.arange(0.40, 1.0001, 0.0025))
-# Answerable questions a setting may refuse on its training folds. Zero leaves a margin for
-# questions unlike the training ones: the held-out figures say what that margin buys.
-MAX_FALSE_REFUSAL = 0.0
+# Answerable questions a setting may refuse on its training folds: half the 2 % target, so that
+# held-out questions unlike the training ones still have a margin. Zero (no training question
+# refused) let through about one unanswerable question in four held out, 1 % about one in five,
+# for the same share of answerable ones refused held out (docs/performance.md).
+MAX_FALSE_REFUSAL = 0.01
 # Folds of the inner cross-validation that chooses the lexical weight.
 INNER_FOLDS = 5
 # What refusing an answerable question costs, in unanswerable questions let through: the ratio of
