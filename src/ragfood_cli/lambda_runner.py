@@ -167,7 +167,6 @@ class LocalFunction:
         # Like exporting a variable before `sam local invoke --env-vars`: a value set in this
         # process's environment beats the template's placeholder (e.g. an empty token slot).
         merged.update({key: os.environ[key] for key in merged if os.environ.get(key)})
-        merged["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon here, unless asked below
         merged.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         if env_file is not None:
             merged.update(read_env_file(env_file, self.logical_id))

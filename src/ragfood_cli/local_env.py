@@ -24,4 +24,3 @@ def apply_local_defaults() -> bool:
 def quiet_logs(verbose: bool) -> None:
     """Structured JSON logs are for Lambda; on a terminal only warnings, unless --verbose."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "ERROR")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
