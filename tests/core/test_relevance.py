@@ -11,6 +11,7 @@ from ragfood.relevance import (
     content_terms,
     coverage,
     merge_candidates,
+    question_terms,
     rank,
     select,
     term_weights,
@@ -41,6 +42,16 @@ def test_a_word_every_candidate_shares_still_counts_for_something():
     weights = term_weights(content_terms("capital of Australia"), docs)
     assert weights["australia"] >= WEIGHT_FLOOR * weights["capit"]
     assert coverage(weights, docs[-1]) < 0.8  # not "covered" by half of the question
+
+
+def test_how_a_question_is_asked_does_not_count_against_the_item_that_answers_it():
+    dense = [found("jalebi", 0.76, "jalebi, a syrupy dessert from India")]
+    asked = merge_candidates("Can you recommend a dessert from India?", dense)
+    assert asked[0].coverage == 1.0
+    assert question_terms("What's the difference between pierogi and varenyky?") == {
+        "pierogi",
+        "varenyki",
+    }
 
 
 def test_coverage_is_the_weighted_share_of_question_words_in_the_document():
