@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from ragfood.errors import ConfigError
 
 # The relevance defaults (see `Settings.min_score`), also the Pipeline's own defaults.
-MIN_SCORE = 0.575
-LEXICAL_WEIGHT = 0.45
+MIN_SCORE = 0.545
+LEXICAL_WEIGHT = 0.55
 
 
 def _env(name: str, **kwargs):
