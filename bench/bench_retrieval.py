@@ -1,6 +1,7 @@
 """Retrieval quality, held out: dense, the server's RRF and DBSF fusion, and ours.
 
     .venv/bin/python bench/bench_retrieval.py [--embedder minilm|hash] [--skip-serve]
+        [--seeds 5] [--max-false-refusal 0.01]
 
 Starts the local vector service as `ragfood vector serve` runs by default (hybrid: MiniLM dense +
 BM25), ingests data/foods.json, data/eval/holdout/foods.json and data/eval/holdout2/foods.json
@@ -152,8 +153,14 @@ def serve_measure(server: VectorServer, questions_path: Path, namespace: str) ->
         return result
 
 
-def print_robustness(observed: dict[str, dict[str, list[ev.Observation]]], seeds: int) -> None:
+def print_robustness(
+    observed: dict[str, dict[str, list[ev.Observation]]], seeds: int, max_false_refusal: float
+) -> None:
     """The product's rule held out on every set: pooled CV per shuffle, then leave one set out."""
+
+    def choose(observations: Sequence[ev.Observation]) -> RelevanceSettings:
+        return ev.choose(observations, max_false_refusal=max_false_refusal)
+
     sets = {name: methods["ours"] for name, methods in observed.items()}
     pooled = [obs for observations in sets.values() for obs in observations]
     groups = [name for name, observations in sets.items() for _ in observations]
@@ -161,7 +168,7 @@ def print_robustness(observed: dict[str, dict[str, list[ev.Observation]]], seeds
               "setting chosen (per fold / once)"]  # fmt: skip
     rows, total = [], ev.EvalResult(min_score=float("nan"))
     for seed in range(seeds):
-        cv = ev.calibrate(pooled, k=5, seed=seed, groups=groups)
+        cv = ev.calibrate(pooled, k=5, seed=seed, groups=groups, choose_fn=choose)
         ev._accumulate(total, cv.held_out)
         chosen = ", ".join(f"{f['lexical_weight']:.2f}/{f['min_score']:.4g}" for f in cv.folds)
         rows.append(row(f"pooled 5-fold CV, seed {seed}", "all", cv.held_out, chosen))
@@ -170,10 +177,10 @@ def print_robustness(observed: dict[str, dict[str, list[ev.Observation]]], seeds
         train = [
             obs for other, observations in sets.items() if other != name for obs in observations
         ]
-        setting, result = ev.transfer(train, test)
+        setting, result = ev.transfer(train, test, choose)
         chosen = f"w {setting.lexical_weight:.2f}, min {setting.min_score:.4g}"
         rows.append(row("chosen on the other sets", name, result, chosen))
-    shipped = ev.choose(pooled)
+    shipped = choose(pooled)
     print("\nThe product's rule held out on every labelled set (blend of dense + coverage)\n")
     print_table(header, rows)
     print(
@@ -187,6 +194,12 @@ def main() -> int:
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "hash"])
     parser.add_argument("--skip-serve", action="store_true")
     parser.add_argument("--seeds", type=int, default=5, help="Shuffles of the pooled CV.")
+    parser.add_argument(
+        "--max-false-refusal",
+        type=float,
+        default=ev.MAX_FALSE_REFUSAL,
+        help="Share of training answerable questions the calibration may refuse (product: 0.01).",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="ragfood-bench-retrieval-") as data_dir,
@@ -231,7 +244,7 @@ def main() -> int:
                 rows.append(row(method, f"{name} (never tuned on)", held, setting))
         print(f"\nHeld-out retrieval ({args.embedder} + BM25 hybrid index, top_k up to 5)\n")
         print_table(header, rows)
-        print_robustness(observed, args.seeds)
+        print_robustness(observed, args.seeds, args.max_false_refusal)
 
         if not args.skip_serve:
             print("\nThrough `ragfood serve` (defaults, no generator, top_k 3)\n")

@@ -54,13 +54,16 @@ STOP_WORDS = frozenset(_STOP_WORDS.split())
 # every candidate's coverage, answerable questions included. Coverage ignores them (the
 # question's side only; the BM25 query still gets the whole question). Written from how
 # questions and requests are phrased in general, not from any labelled question (and before
-# data/eval/holdout2, whose questions it was first scored on, was written).
+# data/eval/holdout2, whose questions it was first scored on, was written). The last line asks
+# "where from", like the stop word "where": an item names its region, never "country" or "origin"
+# ("Which country does bibimbap come from?").
 _FRAMING_WORDS = """
     ask tell explain describe recommend suggest know wonder think want need like try give
     show name list find look help call mean
     difference different similar kind sort type example thing something anything one
     dish food
     please could would might may must shall also else another
+    country come origin originate
 """
 
 _WORD = re.compile(r"[^\W_]+")

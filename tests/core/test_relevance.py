@@ -48,6 +48,7 @@ def test_how_a_question_is_asked_does_not_count_against_the_item_that_answers_it
     dense = [found("jalebi", 0.76, "jalebi, a syrupy dessert from India")]
     asked = merge_candidates("Can you recommend a dessert from India?", dense)
     assert asked[0].coverage == 1.0
+    assert question_terms("Which country does bibimbap come from?") == {"bibimbap"}
     assert question_terms("What's the difference between pierogi and varenyky?") == {
         "pierogi",
         "varenyki",
