@@ -14,11 +14,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
 from ragfood_cli.migrate_cli import app as migrate_app
-from ragfood_cli.render import console, errors, print_answer, print_report, stage_progress
+from ragfood_cli.render import (
+    console,
+    errors,
+    escape,
+    print_answer,
+    print_report,
+    stage_progress,
+)
 
 # We use no pydantic plugins: spare every command pydantic's scan of the entry points of every
 # installed package (tens of ms in a venv this size).
@@ -70,7 +76,8 @@ def main(
     ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show JSON logs.")] = False,
 ) -> None:
-    quiet_logs(verbose)
+    # invoke and serve run the Lambda functions' own code: their logs stay as in Lambda.
+    quiet_logs(verbose, text_errors=ctx.invoked_subcommand not in {"invoke", "serve"})
     if ctx.invoked_subcommand not in _RESUME_GC_IN_CORE_SETTINGS:
         _resume_gc()
 

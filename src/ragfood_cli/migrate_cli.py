@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from ragfood_cli.render import console, errors, print_report, stage_progress
+from ragfood_cli.render import console, errors, escape, print_report, stage_progress
 
 if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
