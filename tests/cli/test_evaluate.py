@@ -134,7 +134,7 @@ def test_choose_may_refuse_one_answerable_question_in_a_hundred_but_not_two():
     # 10 unanswerable questions score above one odd answerable one: refusing them costs it.
     def obs(n: int, answerable: bool, top: float) -> Observation:
         plain = observation(n, answerable, top)  # coverage = dense: the same score at any weight
-        same = tuple(replace(c, coverage=c.dense) for c in plain.candidates)
+        same = tuple(c._replace(coverage=c.dense) for c in plain.candidates)
         return replace(plain, candidates=same)
 
     common = [obs(n, True, 0.80 + n / 10000) for n in range(100)]
