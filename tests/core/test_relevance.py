@@ -29,6 +29,16 @@ def test_content_terms_drop_stop_words_stem_and_fold_accents():
     assert content_terms("Which is it?") == frozenset()
 
 
+@pytest.mark.parametrize("text", ["Pho Bo", "STRASSE", "Straße", "Crème brûlée", "ramen ﬁsh", "Ǆ"])
+def test_folding_takes_the_ascii_shortcut_only_when_it_changes_nothing(text: str):
+    import unicodedata
+
+    from ragfood.relevance import _fold
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    assert _fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def test_a_word_no_candidate_contains_weighs_most_and_a_shared_one_least():
     docs = [content_terms(t) for t in ("beef noodle soup", "beef stew", "beef pie")]
     weights = term_weights(content_terms("beef okonomiyaki"), docs)
