@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired
 
@@ -226,6 +227,8 @@ def _record(valid: FoodItem, index: int, warnings: list[str]) -> FoodRecord | Re
     # Most items have only the known fields: spare them the loop.
     if not _KNOWN_FIELDS.issuperset(valid):
         extra = _extra_fields(valid, index, warnings)
+        if problem := _unwritable(extra):
+            return Reject(index, item_id, problem)
     # Cheap length test first: a str can never take more than 4 bytes per character.
     if len(text) * 4 > MAX_TEXT_BYTES and len(text.encode()) > MAX_TEXT_BYTES:
         size = len(text.encode())
@@ -256,6 +259,21 @@ def _extra_fields(
                 "only strings, numbers and booleans are kept"
             )
     return extra
+
+
+def _unwritable(extra: dict[str, str | int | float | bool]) -> str | None:
+    """Why a kept field cannot be stored, if it cannot: a number beyond float range (1e999 reads
+    as infinity, which JSON cannot carry; the write would fail every time it is retried) or text
+    with a lone surrogate (not encodable as UTF-8)."""
+    for key, value in extra.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"field {key!r} is out of range ({value}), not allowed in JSON"
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"field {key!r} is not valid Unicode (it holds a lone surrogate)"
+    return None
 
 
 def _describe_item_errors(exc: ValidationError) -> str:

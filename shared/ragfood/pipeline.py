@@ -21,6 +21,7 @@ from cachetools import TTLCache
 
 from ragfood import budget
 from ragfood.budget import BudgetExhausted, Deadline
+from ragfood.config import LEXICAL_WEIGHT, MIN_SCORE
 from ragfood.errors import GeneratorError, GeneratorTimeout, RagfoodError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
@@ -78,13 +79,13 @@ class Pipeline:
         generator: GeneratorClient | None,
         *,
         top_k: int = 4,
-        min_score: float = 0.56,
+        min_score: float = MIN_SCORE,
         namespace: str = "",
         cache_ttl_s: float = 300.0,
         cache_size: int = 256,
         no_answer_ttl_s: float = 0.0,
         budget_s: float = 25.0,
-        lexical_weight: float = 0.40,
+        lexical_weight: float = LEXICAL_WEIGHT,
         retrieval: RetrievalMode = "auto",
     ) -> None:
         self.gateway = gateway

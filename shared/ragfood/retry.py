@@ -212,10 +212,11 @@ def retrying_client(
     inner: httpx.BaseTransport | None = None,
     response_hooks: list[Callable[[httpx.Response], None]] | None = None,
     give_up: GiveUp | None = None,
+    client_class: type[httpx.Client] = httpx.Client,
 ) -> httpx.Client:
     """An httpx client that retries per `policy`; build one per destination (`url`) and container
     and share it."""
-    return httpx.Client(
+    return client_class(
         transport=RetryingTransport(
             inner or http_transport(url), policy, on_retry=on_retry, give_up=give_up
         ),

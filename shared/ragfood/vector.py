@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 from pydantic import SecretStr
+from pydantic_core import to_json
 from upstash_vector import Index
 from upstash_vector.core.index_operations import QUERY_DATA_PATH, UPSERT_DATA_PATH
 from upstash_vector.errors import UpstashError
@@ -133,6 +134,28 @@ def quote_literal(value: str) -> str:
     raise ValueError("must not contain both single and double quotes")
 
 
+class JsonBodyClient(httpx.Client):
+    """The httpx client the SDK sends every request through (bodies are given as `json=`).
+
+    httpx writes `json=` bodies with the standard library's encoder; pydantic-core (loaded with
+    pydantic anyway) writes the same compact UTF-8 JSON 2.5x faster: ~13 ms of CPU per 10,000
+    items upserted (docs/performance.md). One difference: NaN and infinities become JSON literals
+    (the index refuses them) instead of an encoding error; uploads with them never get here
+    (ragfood.foods rejects those items).
+    """
+
+    def build_request(  # type: ignore[override]
+        self, method: str, url: httpx.URL | str, *, json: Any = None, **kwargs: Any
+    ) -> httpx.Request:
+        if json is None or any(kwargs.get(k) is not None for k in ("content", "data", "files")):
+            return super().build_request(method, url, json=json, **kwargs)
+        kwargs.pop("content", None)
+        headers = httpx.Headers(kwargs.pop("headers", None))
+        if "content-type" not in headers:
+            headers["Content-Type"] = "application/json"
+        return super().build_request(method, url, content=to_json(json), headers=headers, **kwargs)
+
+
 def make_client(
     policy: RetryPolicy,
     timeout_s: float,
@@ -150,6 +173,7 @@ def make_client(
         inner=inner,
         response_hooks=[_raise_for_status],
         give_up=is_quota_response,
+        client_class=JsonBodyClient,
     )
 
 

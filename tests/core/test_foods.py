@@ -128,6 +128,19 @@ def test_one_bad_item_leaves_the_others_as_a_clean_upload_would():
     assert [w.replace("item 2", "item 1") for w in mixed.warnings] == clean.warnings
 
 
+def test_unstorable_values_reject_only_their_item():
+    """1e999 reads as infinity, which JSON cannot carry (the write would fail on every retry);
+    a lone surrogate cannot be written as UTF-8. The other items still go in."""
+    parsed = parse_foods(
+        b'[{"id": "a", "text": "x", "kcal": 1e999}, {"id": "b", "text": "y", "note": "\\udc00"},'
+        b' {"id": "c", "text": "Caf\\u00e9.", "note": "caf\\u00e9", "kcal": -1.5e300}]'
+    )
+    assert [r.id for r in parsed.records] == ["c"]
+    assert [(r.index, r.id) for r in parsed.rejects] == [(0, "a"), (1, "b")]
+    assert "'kcal' is out of range" in parsed.rejects[0].reason
+    assert "'note' is not valid Unicode" in parsed.rejects[1].reason
+
+
 def test_utf8_bom_is_accepted():
     parsed = parse_foods(b"\xef\xbb\xbf" + dump([{"id": "a", "text": "x"}]))
     assert len(parsed.records) == 1
