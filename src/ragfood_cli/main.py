@@ -418,9 +418,9 @@ def evaluate(
         questions = ev.load_questions(file)
     except (ValueError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from None
-    retriever = services.pipeline().retriever
     ns = settings.namespace if namespace is None else namespace
     try:
+        retriever = services.pipeline().retriever
         observations = ev.observe(
             questions, lambda q: retriever.candidates(q, namespace=ns, top_k=max(ev.KS))
         )
