@@ -254,19 +254,19 @@ class VectorGateway:
         the body and send it through the SDK's own request path). Dense scores are normalised
         0..1; sparse scores are not used. On a dense-only index the sparse list is empty.
         """
-        query: dict[str, Any] = {
-            "data": text,
-            "topK": depth,
-            "includeMetadata": True,
-            "includeData": True,
-            "includeVectors": False,
-            "filter": filter_,
-        }
-        path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
         with _translated(self.url):
             if not hybrid:
                 dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filter_)
                 return [_found(r) for r in dense_only], []
+            query: dict[str, Any] = {
+                "data": text,
+                "topK": depth,
+                "includeMetadata": True,
+                "includeData": True,
+                "includeVectors": False,
+                "filter": filter_,
+            }
+            path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
             payload = [
                 {**query, "queryMode": "DENSE"},
                 {**query, "queryMode": "SPARSE", "weightingStrategy": "IDF"},
