@@ -24,6 +24,8 @@ MAX_METADATA_BYTES = 48 * 1024
 MAX_DATA_BYTES = 1024 * 1024
 MAX_QUERIES_PER_BATCH = 1000
 DEFAULT_TOP_K = 10
+DEFAULT_MAX_IDLE_S = 3600  # a resumable query's, as on Upstash
+MAX_IDLE_S = 2**31 - 1
 QUERY_MODES = ("HYBRID", "DENSE", "SPARSE")
 FUSION_ALGORITHMS = ("RRF", "DBSF")
 WEIGHTING_STRATEGIES = ("IDF",)
@@ -405,6 +407,33 @@ def parse_queries(
             )
         )
     return specs, isinstance(body, list)
+
+
+def parse_resumable_start(
+    body: Any, dimension: int, by_data: bool, hybrid: bool = False
+) -> tuple[QuerySpec, int]:
+    """A resumable query: one query, as /query or /query-data takes it, and its ``maxIdle``."""
+    endpoint = "resumable-query-data" if by_data else "resumable-query"
+    body = _object(body, endpoint)
+    max_idle = _int(body, "maxIdle", DEFAULT_MAX_IDLE_S, 1, MAX_IDLE_S)
+    specs, _ = parse_queries(body, dimension, by_data=by_data, hybrid=hybrid)
+    return specs[0], max_idle
+
+
+def _query_uuid(body: dict[str, Any]) -> str:
+    value = body.get("uuid")
+    if not isinstance(value, str) or not value:
+        raise bad_request("uuid must be the non-empty string a resumable query started with")
+    return value
+
+
+def parse_resumable_next(body: Any) -> tuple[str, int]:
+    body = _object(body, "resumable-query-next")
+    return _query_uuid(body), _int(body, "additionalK", None, 1, MAX_READS_PER_REQUEST)
+
+
+def parse_resumable_end(body: Any) -> str:
+    return _query_uuid(_object(body, "resumable-query-end"))
 
 
 def parse_fetch(body: Any) -> FetchRequest:

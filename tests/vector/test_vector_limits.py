@@ -152,11 +152,6 @@ def test_an_unknown_endpoint_is_answered_404_in_json(vector_server: VectorServer
     assert response.status_code == 404 and response.json()["status"] == 404
 
 
-def test_resumable_queries_are_answered_as_unsupported(index: Index, vec: Vec) -> None:
-    with pytest.raises(UpstashError, match="Resumable queries are not supported"):
-        index.resumable_query(vector=vec(1))
-
-
 def test_errors_carry_their_http_status_in_the_body(vector_server: VectorServer) -> None:
     response = post(vector_server, "/query", {"vector": [1.0], "topK": 1})
 
