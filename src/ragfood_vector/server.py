@@ -65,6 +65,8 @@ GLOBAL_OPERATIONS = frozenset(
     {"info", "list-namespaces", "resumable-query-next", "resumable-query-end"}
 )
 
+API_METHODS = ["GET", "POST", "DELETE"]
+
 Handler = Callable[["VectorService", str, Any, Mapping[str, str]], Any]
 
 
@@ -464,9 +466,10 @@ def build_app(config: ServiceConfig) -> Starlette:
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            # Upstash accepts GET and POST on every endpoint; the SDK always POSTs.
-            Route("/{operation}", api, methods=["GET", "POST"]),
-            Route("/{operation}/{namespace:path}", api, methods=["GET", "POST"]),
+            # The SDK always POSTs; Upstash's REST reference also gives GET (info, fetch, range)
+            # and DELETE (delete, reset, delete-namespace), which curl users copy.
+            Route("/{operation}", api, methods=API_METHODS),
+            Route("/{operation}/{namespace:path}", api, methods=API_METHODS),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
