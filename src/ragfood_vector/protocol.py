@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +112,7 @@ def parse_json_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"Malformed JSON body: {exc}") from exc
 
@@ -119,6 +120,14 @@ def parse_json_body(raw: bytes) -> Any:
 def _reject_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity, which are not JSON and could not be answered back.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 is JSON text no double holds: as infinity it could never be answered back.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is too large")
+    return value
 
 
 def _utf8_size(text: str, what: str) -> int:
