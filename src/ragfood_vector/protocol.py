@@ -515,6 +515,12 @@ def parse_update(body: Any, dimension: int, hybrid: bool = False) -> UpdateReque
     vector = None
     if body.get("vector") is not None:
         vector = parse_vector(body["vector"], dimension, where)
+    if hybrid and (vector is None) != (sparse is None):
+        # Upstash: "It is not allowed to update only vector or sparseVector" of a hybrid index.
+        raise bad_request(
+            f"An update of {where} on a hybrid index takes both 'vector' and 'sparseVector' "
+            "or neither"
+        )
     metadata = body.get("metadata")
     if metadata is not None:
         encode_metadata(metadata, where)  # the size of a patch result is checked again later
