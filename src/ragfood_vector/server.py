@@ -337,9 +337,16 @@ class VectorService:
         return self._start_resumable(namespace, self._embed_queries([spec])[0], max_idle)
 
     def _start_resumable(self, namespace: str, spec: QuerySpec, max_idle: int) -> dict[str, Any]:
-        # The whole ranking (every vector the query can reach), so later batches just read on.
+        # The first batch is what the same query returns; then the whole ranking (everything the
+        # query can reach), so later batches just read on. The two differ only for hybrid
+        # queries, whose fusion depends on how many candidates each side contributes.
         everything = max(1, len(self.store.snapshot(namespace).ids))
+        # Two searches rather than one batch: a batch's matrix product rounds scores differently
+        # in the last bits from the single query the first batch must equal.
+        (first,) = self._rank(namespace, [spec])
         (ranking,) = self._rank(namespace, [replace(spec, top_k=everything)])
+        returned = {hit.id for hit in first}
+        ranking = first + [hit for hit in ranking if hit.id not in returned]
         query_id, first = self.resumable.start(namespace, spec, ranking, max_idle)
         return {"uuid": query_id, "scores": self._hits_to_json(namespace, spec, first)}
 

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from upstash_vector import Index
+from upstash_vector import Index, Vector
 from upstash_vector.errors import UpstashError
-from upstash_vector.types import QueryMode
+from upstash_vector.types import QueryMode, SparseVector
 
 from ragfood_vector.errors import ApiError
 from ragfood_vector.filters import compile_filter
@@ -201,3 +201,33 @@ def test_the_number_of_active_queries_is_capped_and_stopping_frees_a_place() -> 
     queries.start("", spec, [], max_idle=10)
     clock[0] = 11.0  # the one idle for longer than its 10 s ends by itself: a place again
     queries.start("", spec, [], max_idle=10)
+
+
+def test_the_first_hybrid_batch_is_what_the_same_query_returns(
+    hybrid_index: Index, vec: Vec, fresh_namespace: str
+) -> None:
+    # Dense ranks a > b > c > d, sparse ranks c > d: fused over each side's top 2 (a query of
+    # topK 2) a and c lead; fused over everything, c and d would.
+    hybrid_index.upsert(
+        [
+            Vector(id="a", vector=vec(1, 0.1), sparse_vector=SparseVector([9], [1.0])),
+            Vector(id="b", vector=vec(1, 0.2), sparse_vector=SparseVector([9], [1.0])),
+            Vector(id="c", vector=vec(1, 0.3), sparse_vector=SparseVector([1], [2.0])),
+            Vector(id="d", vector=vec(1, 0.4), sparse_vector=SparseVector([1], [1.0])),
+        ],
+        namespace=fresh_namespace,
+    )
+    sparse = SparseVector([1], [1.0])
+    expected = hybrid_index.query(
+        vector=vec(1), sparse_vector=sparse, top_k=2, namespace=fresh_namespace
+    )
+
+    first, handle = hybrid_index.resumable_query(
+        vector=vec(1), sparse_vector=sparse, top_k=2, namespace=fresh_namespace
+    )
+    with handle:
+        rest = handle.fetch_next(10)
+
+    assert [(r.id, r.score) for r in first] == [(r.id, r.score) for r in expected]
+    assert [r.id for r in expected] == ["a", "c"]
+    assert sorted(r.id for r in rest) == ["b", "d"]
