@@ -117,7 +117,6 @@ def test_a_stopped_query_cannot_be_resumed(index: Index, vec: Vec, filled: str) 
 
 def test_an_idle_query_ends_after_its_max_idle(index: Index, vec: Vec, filled: str) -> None:
     _, handle = index.resumable_query(vector=vec(1), top_k=1, max_idle=1, namespace=filled)
-    assert len(handle.fetch_next(1)) == 1  # touching it keeps it alive
 
     time.sleep(2.5)
 
@@ -231,3 +230,29 @@ def test_the_first_hybrid_batch_is_what_the_same_query_returns(
     assert [(r.id, r.score) for r in first] == [(r.id, r.score) for r in expected]
     assert [r.id for r in expected] == ["a", "c"]
     assert sorted(r.id for r in rest) == ["b", "d"]
+
+
+def test_each_use_restarts_the_idle_time() -> None:
+    clock = [0.0]
+    queries = ResumableQueries(clock=lambda: clock[0])
+    spec = QuerySpec(
+        vector=None,
+        data="x",
+        top_k=1,
+        include_vectors=False,
+        include_metadata=False,
+        include_data=False,
+        predicate=compile_filter(""),
+    )
+    query_id, _ = queries.start("", spec, [Hit(str(i), 1.0) for i in range(5)], max_idle=10)
+
+    def alive(namespace: str, ids: list[str]) -> list[bool]:
+        return [True] * len(ids)
+
+    for now in (8.0, 16.0, 24.0):  # each within 10 s of the previous use
+        clock[0] = now
+        assert len(queries.next(query_id, 1, alive)[2]) == 1
+    clock[0] = 34.5
+    with pytest.raises(ApiError, match="does not exist") as ended:
+        queries.next(query_id, 1, alive)
+    assert ended.value.status == 404
