@@ -11,7 +11,7 @@ from ragfood.budget import Deadline
 from ragfood.followup import resolve
 from ragfood.log import logger
 from ragfood.pipeline import Answer, AskOptions, Pipeline
-from ragfood.sessions import MAX_TURNS, SessionStore, Turn, new_session_id, valid_session_id
+from ragfood.sessions import SessionStore, Turn, new_session_id, valid_session_id
 from ragfood.vector import Hit
 
 
@@ -71,7 +71,9 @@ class Conversations:
             question, resolution.question, answer.answer, [h.id for h in answer.sources]
         )
         try:
-            self.store.save(session_id, [*turns, turn][-MAX_TURNS:])
+            # Appended to what the store holds now, not to `turns` as read above: another ask
+            # in this session may have finished meanwhile, and its turn must not be lost.
+            self.store.append(session_id, turn)
         except Exception as exc:  # losing the memory must not lose the answer
             logger.warning("could not save the session", extra={"error": type(exc).__name__})
         return Exchange(answer, session_id, resolution.question, resolution.how)

@@ -11,6 +11,7 @@ and `DynamoSessionStore` (Lambda containers come and go, so turns live in a tabl
 from __future__ import annotations
 
 import json
+import random
 import re
 import secrets
 import threading
@@ -21,6 +22,8 @@ from cachetools import TTLCache
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
 TTL_ATTRIBUTE = "expires_at"  # the table's TimeToLiveSpecification (infra/template.yaml)
+VERSION_ATTRIBUTE = "version"  # bumped by every write: appends are conditioned on it
+CONFLICT = "ConditionalCheckFailedException"
 MAX_TURNS = 4  # the turns a follow-up is resolved with; older ones are dropped
 MAX_QUESTION_CHARS = 500  # per stored turn: enough to resolve a follow-up, bounded item size
 MAX_ANSWER_CHARS = 600
@@ -67,8 +70,11 @@ class SessionStore(Protocol):
     def turns(self, session_id: str) -> list[Turn] | None:
         """The session's last turns, oldest first; None when the session is unknown or expired."""
 
-    def save(self, session_id: str, turns: list[Turn]) -> None:
-        """Store the session's turns (the caller keeps at most MAX_TURNS), renewing its expiry."""
+    def append(self, session_id: str, turn: Turn) -> list[Turn]:
+        """Add a turn to the session (starting it if unknown or expired), keep its last
+        MAX_TURNS and renew its expiry, atomically: concurrent asks in one session (two tabs, a
+        retry while the first is still generating) never lose each other's turn. Returns the
+        session's turns after the append."""
 
 
 class MemorySessionStore:
@@ -81,37 +87,78 @@ class MemorySessionStore:
             found = self._sessions.get(session_id)
         return None if found is None else list(found)
 
-    def save(self, session_id: str, turns: list[Turn]) -> None:
-        with self._lock:
-            self._sessions[session_id] = tuple(turns[-MAX_TURNS:])
+    def append(self, session_id: str, turn: Turn) -> list[Turn]:
+        with self._lock:  # read and write under one lock: the append is atomic
+            turns = (*self._sessions.get(session_id, ()), turn)[-MAX_TURNS:]
+            self._sessions[session_id] = turns
+        return list(turns)
 
 
 class DynamoSessionStore:
-    """One item per session: {session_id, turns (JSON), expires_at (the table's TTL attribute)}.
+    """One item per session: {session_id, turns (JSON), expires_at (the table's TTL attribute),
+    version}.
 
-    DynamoDB deletes expired items only eventually, so reads also check `expires_at`.
+    DynamoDB deletes expired items only eventually, so reads also check `expires_at`. An append
+    is a read, then a put conditioned on the version read (optimistic locking): a writer that lost
+    the race re-reads and re-applies its turn. Items written before `version` existed (and absent
+    ones) count as version 0.
     """
+
+    APPEND_ATTEMPTS = 10  # each conflict means another writer succeeded: bounded by concurrency
 
     def __init__(self, table: str, client: Any, ttl_s: float = DEFAULT_TTL_S) -> None:
         self.table = table
         self._client = client
         self._ttl_s = ttl_s
 
-    def turns(self, session_id: str) -> list[Turn] | None:
-        item = self._client.get_item(
+    def _item(self, session_id: str) -> dict[str, Any] | None:
+        return self._client.get_item(
             TableName=self.table, Key={"session_id": {"S": session_id}}, ConsistentRead=True
         ).get("Item")
+
+    @staticmethod
+    def _live_turns(item: dict[str, Any] | None) -> list[Turn] | None:
         if not item or int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) <= time.time():
             return None
         return [Turn.from_dict(t) for t in json.loads(item["turns"]["S"])]
 
-    def save(self, session_id: str, turns: list[Turn]) -> None:
-        payload = json.dumps([t._asdict() for t in turns[-MAX_TURNS:]], ensure_ascii=False)
+    def turns(self, session_id: str) -> list[Turn] | None:
+        return self._live_turns(self._item(session_id))
+
+    def append(self, session_id: str, turn: Turn) -> list[Turn]:
+        for attempt in range(self.APPEND_ATTEMPTS):
+            item = self._item(session_id)
+            # An expired item still in the table starts over, as `turns` says it is gone.
+            turns = [*(self._live_turns(item) or []), turn][-MAX_TURNS:]
+            try:
+                self._put_if_unchanged(session_id, turns, item)
+                return turns
+            except Exception as exc:
+                # By code, not `client.exceptions.ConditionalCheckFailedException`: botocore
+                # builds those classes lazily, and threads racing to build them get different ones.
+                if getattr(exc, "response", {}).get("Error", {}).get("Code") != CONFLICT:
+                    raise
+                # Another ask in this session wrote first: re-read and re-apply, after a short
+                # jittered pause so that writers that collided do not collide again in step.
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise RuntimeError(f"session turn not saved: lost the race {self.APPEND_ATTEMPTS} times")
+
+    def _put_if_unchanged(
+        self, session_id: str, turns: list[Turn], item: dict[str, Any] | None
+    ) -> None:
+        """Write the turns with the next version, unless the item changed since it was read."""
+        # No item, or one written before versions: version 0, which no versioned write leaves.
+        version = int(item[VERSION_ATTRIBUTE]["N"]) if item and VERSION_ATTRIBUTE in item else 0
+        condition = "#version = :read" if version else "attribute_not_exists(#version)"
         self._client.put_item(
             TableName=self.table,
             Item={
                 "session_id": {"S": session_id},
-                "turns": {"S": payload},
+                "turns": {"S": json.dumps([t._asdict() for t in turns], ensure_ascii=False)},
                 TTL_ATTRIBUTE: {"N": str(int(time.time() + self._ttl_s))},
+                VERSION_ATTRIBUTE: {"N": str(version + 1)},
             },
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#version": VERSION_ATTRIBUTE},
+            **({"ExpressionAttributeValues": {":read": {"N": str(version)}}} if version else {}),
         )
