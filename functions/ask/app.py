@@ -47,7 +47,7 @@ if origins := cors.allowed_origins():  # added last: outermost, so every answer 
 
     app.add_middleware(CORSMiddleware, **cors.middleware_options(origins))
 errors.register(app)
-app.include_router(ask.router, dependencies=REQUIRES_API_KEY)
+ask.register(app, dependencies=REQUIRES_API_KEY)
 app.include_router(stream.router, dependencies=REQUIRES_API_KEY)
 app.include_router(health.router)
 app.include_router(page.router)

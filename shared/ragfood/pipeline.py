@@ -14,7 +14,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from cachetools import TTLCache
@@ -45,15 +44,14 @@ class AskOptions(NamedTuple):  # not a frozen dataclass: cheaper to define (ragf
     namespace: str | None = None
 
 
-@dataclass
-class Answer:
+class Answer(NamedTuple):  # immutable like the other records (ragfood.relevance), also cached
     question: str
     answer: str
     sources: list[Hit]
     generator: dict[str, Any]
     degraded: bool = False
     reason: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = {}  # noqa: RUF012 (never mutated: `_ask` sets its own)
     cached: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -153,7 +151,7 @@ class Pipeline:
                 on_sources(cached.sources)
             if on_token:
                 on_token(cached.answer)
-            return replace(cached, cached=True, timings_ms={"total": _ms(started)})
+            return cached._replace(cached=True, timings_ms={"total": _ms(started)})
 
         hits = self._query(question, options, filter_)
         retrieved = time.perf_counter()
@@ -174,7 +172,7 @@ class Pipeline:
             answer = self._generate(question, hits, on_token, deadline)
             timings["generate"] = _ms(retrieved)
         timings["total"] = _ms(started)
-        answer.timings_ms = timings
+        answer = answer._replace(timings_ms=timings)
         if not answer.degraded:
             self._remember(key, answer)
         logger.info(

@@ -544,13 +544,12 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 # Upstash's wording ("ERR max daily request limit exceeded", "ERR max requests limit exceeded" for
 # the monthly one, "... quota exceeded"): a 429 that says this is not a transient throttle.
-_QUOTA_WORDS = re.compile(
-    r"\b(daily|monthly)\b.*\b(limit|quota)\b|max requests limit|\bquota\b", re.IGNORECASE
-)
+# A pattern string: compiled (by `re`, once) only when an error is seen, not on every cold start.
+_QUOTA_WORDS = r"(?i)\b(daily|monthly)\b.*\b(limit|quota)\b|max requests limit|\bquota\b"
 
 
 def is_quota_error(status: int, message: str) -> bool:
-    return status in (400, 403, 429) and bool(_QUOTA_WORDS.search(message))
+    return status in (400, 403, 429) and re.search(_QUOTA_WORDS, message) is not None
 
 
 def is_quota_response(response: httpx.Response) -> bool:
