@@ -3,9 +3,7 @@ API-key check standing in for API Gateway's (which the deployed function sits be
 
 from __future__ import annotations
 
-import errno
 import secrets
-import socket
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -39,22 +37,3 @@ def build_app(api_key: str | None = None) -> FastAPI:
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
     return app
-
-
-class ServeError(Exception):
-    """The API cannot listen where it was asked to."""
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, opened before anything claims to serve: a port in use is named as
-    such (uvicorn would log a bare `[Errno 98]` line and exit 3)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family)  # SO_REUSEADDR, as uvicorn
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise ServeError(
-                f"port {port} on {host} is already in use: stop what listens there or choose "
-                "another with --port"
-            ) from None
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

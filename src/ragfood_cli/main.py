@@ -392,7 +392,8 @@ def serve(
     """Serve the ask API on localhost (docs at /docs)."""
     import uvicorn
 
-    from ragfood_cli.local_server import ServeError, build_app, listen
+    from ragfood_cli.local_server import build_app
+    from ragfood_vector.listen import ServeError, listen
 
     _core_settings()
     try:

@@ -106,3 +106,22 @@ def test_eval_on_a_malformed_questions_file_names_it(ragfood, tmp_path, content,
 def test_eval_of_a_file_that_is_missing_or_a_directory_is_a_usage_error(ragfood, tmp_path: Path):
     assert ragfood("eval", str(tmp_path / "nope.json")).exit_code == 2
     assert ragfood("eval", str(tmp_path)).exit_code == 2
+
+
+def test_vector_serve_on_a_port_in_use_names_the_port(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(RAGFOOD), "vector", "serve", "--embedder", "hash", "--port", str(port)],
+            env={"PATH": "/usr/bin:/bin", "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path / "vectors")},
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
+    assert "listening on" not in output  # it never claimed to be serving
+    _clean(output)
