@@ -112,7 +112,7 @@ def chroma(
     from ragfood.errors import RagfoodError
     from ragfood_cli.chroma_source import ChromaSourceError, open_snapshot, read_collection
     from ragfood_cli.compare import EmbedSpecError, make_query_embedder
-    from ragfood_cli.main import _core_settings, _fail
+    from ragfood_cli.main import _core_settings, _fail, _require_reachable, _with_hint
     from ragfood_cli.migrate import Migration
 
     if compare_file and compare_sample:
@@ -143,10 +143,12 @@ def chroma(
                 if not read.rows:
                     raise _fail(f"collection {collection!r} is empty; nothing to migrate")
                 migration = Migration.of(read)
+                gateway = services.vector_gateway(write=not dry_run)
+                _require_reachable(gateway)
                 outcome.update(
                     _migrate(
                         migration,
-                        services.vector_gateway(write=not dry_run),
+                        gateway,
                         namespace=namespace,
                         dry_run=dry_run,
                         max_delete_fraction=settings.max_delete_fraction,
@@ -169,7 +171,7 @@ def chroma(
         except EmbedSpecError as exc:
             raise _fail(str(exc)) from None
         except RagfoodError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(_with_hint(exc)) from None
 
     if as_json:
         print(json.dumps(outcome, indent=2, ensure_ascii=False))
@@ -202,20 +204,22 @@ def rollback(
     from ragfood import services
     from ragfood.errors import RagfoodError
     from ragfood.sync import remove_source
-    from ragfood_cli.main import _core_settings, _fail
+    from ragfood_cli.main import _core_settings, _fail, _require_reachable, _with_hint
     from ragfood_cli.migrate import source_name
 
     settings = _core_settings()
     try:
+        gateway = services.vector_gateway(write=True)
+        _require_reachable(gateway)
         report = remove_source(
-            services.vector_gateway(write=True),
+            gateway,
             namespace=settings.namespace if namespace is None else namespace,
             source=source_name(collection),
             max_delete_fraction=settings.max_delete_fraction,
             allow_mass_delete=allow_mass_delete,
         )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_with_hint(exc)) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
