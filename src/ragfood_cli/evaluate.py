@@ -15,7 +15,6 @@ score any relevance setting offline with the pure functions below:
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ragfood.relevance import Candidate, RelevanceSettings, rank
+from ragfood_cli.json_file import load_json
 
 KS = (1, 3, 5)
 
@@ -109,12 +109,15 @@ class EvalResult:
 
 
 def load_questions(path: Path) -> list[Question]:
-    data = json.loads(path.read_text())
+    data = load_json(path)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON array of questions")
+    if not data:
+        raise ValueError(f"{path}: holds no questions")
     questions = []
     for n, item in enumerate(data):
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+        question = item.get("question") if isinstance(item, dict) else None
+        if not isinstance(question, str) or not question.strip():
             raise ValueError(f"{path}: item {n} needs a 'question' string")
         expected = item.get("expected_ids", [])
         if not isinstance(expected, list) or not all(isinstance(i, str) for i in expected):

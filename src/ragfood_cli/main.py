@@ -147,6 +147,7 @@ def ingest(
     settings = _core_settings()
     try:
         gateway = services.vector_gateway(write=True)
+        _require_reachable(gateway)
         with stage_progress(quiet=as_json) as progress:
             report = sync_foods(
                 file.read_bytes(),
@@ -159,7 +160,7 @@ def ingest(
                 take_over=take_over,
             )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_with_hint(exc)) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2))
@@ -169,6 +170,31 @@ def ingest(
         raise typer.Exit(1)
     if report.rejected or report.conflicts:
         raise typer.Exit(2)
+
+
+def _require_reachable(gateway: Any) -> None:
+    """Fail at once when the index cannot be reached at all (service down, wrong URL).
+
+    The sync's retry budget (minutes, for an index that pushes back under load) would only delay
+    saying so; answers with a status (429, 5xx) are left to it.
+    """
+    from ragfood.errors import VectorUnavailable
+
+    try:
+        gateway.info()
+    except VectorUnavailable as exc:
+        if exc.status is None:
+            raise _fail(_with_hint(exc)) from None
+
+
+def _with_hint(exc: Exception) -> str:
+    """The core's message, plus what to do when the index cannot be reached."""
+    message = str(exc)
+    if message.startswith("cannot reach vector index"):
+        message += (
+            "; start the local one with `ragfood vector serve`, or check UPSTASH_VECTOR_REST_URL"
+        )
+    return message
 
 
 @app.command()
@@ -245,7 +271,7 @@ def _ask_local(
             .as_dict()
         )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_with_hint(exc)) from None
 
 
 def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +341,7 @@ def chat(
             )
         except RagfoodError as exc:
             console.print()
-            errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+            errors.print(f"[red]error:[/] {escape(_with_hint(exc))}", highlight=False)
             continue
         session_id = exchange.session_id
         console.print()
@@ -336,16 +362,18 @@ def invoke(
     ] = None,
 ) -> None:
     """Run a function's handler with EVENT, as `sam local invoke` would (no Docker needed)."""
+    from ragfood_cli.json_file import load_json_object
     from ragfood_cli.lambda_runner import LocalFunction
 
     if env_vars is None:
         apply_local_defaults()  # no env file: the local vector service, unless Upstash is set
     try:
         local = LocalFunction(function, env_file=env_vars)
+        payload = load_json_object(event, "the event")
     except ValueError as exc:
         raise _fail(str(exc)) from None
     try:
-        result = local.invoke(json.loads(event.read_text()))
+        result = local.invoke(payload)
     except Exception as exc:
         print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}, indent=2))
         raise typer.Exit(1) from None
@@ -365,10 +393,16 @@ def serve(
     import uvicorn
 
     from ragfood_cli.local_server import build_app
+    from ragfood_vector.listen import ServeError, listen
 
     _core_settings()
+    try:
+        sock = listen(host, port)
+    except ServeError as exc:
+        raise _fail(str(exc)) from None
     console.print(f"ask API on http://{host}:{port} (docs: /docs)")
-    uvicorn.run(build_app(api_key), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(build_app(api_key), host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()
@@ -426,7 +460,7 @@ def evaluate(
         )
         kind = "hybrid" if retriever.hybrid else "dense"
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_with_hint(exc)) from None
     if calibrate:
         if len(questions) < folds or all(q.answerable for q in questions):
             raise _fail(f"--calibrate needs at least {folds} questions, some unanswerable")

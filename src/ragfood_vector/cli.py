@@ -9,6 +9,7 @@ import typer
 
 from ragfood_vector import config as defaults
 from ragfood_vector.config import ConfigError, ServiceConfig
+from ragfood_vector.listen import ServeError
 from ragfood_vector.store import StoreMismatchError
 
 app = typer.Typer(
@@ -116,6 +117,6 @@ def serve(
             write_quota=write_quota,
         )
         run_server(config)
-    except (ConfigError, StoreMismatchError) as exc:
+    except (ConfigError, StoreMismatchError, ServeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc

@@ -516,10 +516,13 @@ def serve(config: ServiceConfig) -> None:
     """Run the service in the foreground until interrupted (SIGINT/SIGTERM)."""
     import uvicorn
 
+    from ragfood_vector.listen import listen
+
+    sock = listen(config.host, config.port)  # ServeError before claiming to listen
     app = build_app(config)
     print(describe(config, app.state.service), flush=True)
     _exit_with_parent()
-    uvicorn.run(
+    settings = uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
@@ -527,3 +530,4 @@ def serve(config: ServiceConfig) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    uvicorn.Server(settings).run(sockets=[sock])

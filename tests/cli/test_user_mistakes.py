@@ -1,0 +1,127 @@
+"""The mistakes a first-time user makes: each gets one clear line naming the problem, a non-zero
+exit code and no traceback, and promptly."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ragfood_vector.launcher import free_port
+from tests.cli.conftest import RAGFOOD, REPO
+from tests.support.samples import PHO
+
+ASK_EVENT = REPO / "events" / "api-health.json"
+
+
+def _clean(output: str) -> None:
+    assert "Traceback" not in output and 'File "' not in output
+
+
+def test_ingest_without_the_vector_service_fails_at_once(cli_env, tmp_path):
+    # The sync's retry budget (600 s) is for an index that pushes back, not for one that is not
+    # there: a user who forgot `ragfood vector serve` must hear it at once, not in ten minutes.
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([PHO]))
+    env = {**cli_env, "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"}
+    result = subprocess.run(
+        [str(RAGFOOD), "ingest", str(foods)], env=env, capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 1
+    assert "cannot reach vector index at 127.0.0.1: connection refused" in result.stderr
+    assert "ragfood vector serve" in result.stderr  # what to do
+    _clean(result.stderr)
+
+
+def test_serve_on_a_port_in_use_names_the_port(cli_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(RAGFOOD), "serve", "--port", str(port)],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
+    assert "ask API on" not in output  # it never claimed to be serving
+    _clean(output)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[", "is not valid JSON"),
+        ("", "is empty; expected JSON"),
+        ("[1, 2]", "must hold a JSON object (the event), got an array"),
+    ],
+)
+def test_invoke_with_an_unusable_event_file_names_it(ragfood, tmp_path, content, problem):
+    event = tmp_path / "event.json"
+    event.write_text(content)
+    result = ragfood("invoke", "ask", "--event", str(event))
+    assert result.exit_code == 1
+    assert f"{event}: {problem}" in result.output
+    _clean(result.output)
+
+
+def test_invoke_with_an_unusable_env_vars_file_names_it(ragfood, tmp_path):
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text("{not json")
+    result = ragfood("invoke", "ask", "--event", str(ASK_EVENT), "--env-vars", str(env_vars))
+    assert result.exit_code == 1
+    assert f"{env_vars}: is not valid JSON" in result.output
+    _clean(result.output)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[", "is not valid JSON"),
+        ("", "is empty; expected JSON"),
+        (b"\xff\xfe[", "is not UTF-8 text"),
+        ("[]", "holds no questions"),
+        ('[{"question": "  "}]', "item 0 needs a 'question' string"),
+    ],
+)
+def test_eval_on_a_malformed_questions_file_names_it(ragfood, tmp_path, content, problem):
+    questions = tmp_path / "questions.json"
+    if isinstance(content, bytes):
+        questions.write_bytes(content)
+    else:
+        questions.write_text(content)
+    result = ragfood("eval", str(questions))
+    assert result.exit_code == 1
+    assert f"{questions}: {problem}" in result.output
+    _clean(result.output)
+
+
+def test_eval_of_a_file_that_is_missing_or_a_directory_is_a_usage_error(ragfood, tmp_path: Path):
+    assert ragfood("eval", str(tmp_path / "nope.json")).exit_code == 2
+    assert ragfood("eval", str(tmp_path)).exit_code == 2
+
+
+def test_vector_serve_on_a_port_in_use_names_the_port(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(RAGFOOD), "vector", "serve", "--embedder", "hash", "--port", str(port)],
+            env={"PATH": "/usr/bin:/bin", "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path / "vectors")},
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
+    assert "listening on" not in output  # it never claimed to be serving
+    _clean(output)
