@@ -31,19 +31,16 @@ import itertools
 import json
 import math
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import _common  # noqa: F401  (import paths)
-from bench_retrieval import SETS, local_gateway
+from bench_retrieval import SETS, fetch_candidates
 
 from ragfood import relevance
 from ragfood.enrichment import enrich
 from ragfood.relevance import Candidate, Found, merge_candidates
-from ragfood.sync import sync_foods
 from ragfood_cli import evaluate as ev
-from ragfood_vector.launcher import VectorServer
 
 Fetched = tuple[str, ev.Question, list[Found], list[Found]]  # set, question, dense, sparse
 Transform = Callable[[Fetched], list[Candidate]]
@@ -171,19 +168,7 @@ def main() -> int:
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "hash"])
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
-    rows: list[Fetched] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="ragfood-bench-coverage-") as data_dir,
-        VectorServer(
-            embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
-        ) as server,
-    ):
-        gateway = local_gateway(server)
-        for name, (foods, questions_path, namespace) in SETS.items():
-            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
-            for q in ev.load_questions(questions_path):
-                dense, sparse = gateway.find(q.question, namespace=namespace, hybrid=True)
-                rows.append((name, q, dense, sparse))
+    rows: list[Fetched] = fetch_candidates(args.embedder)
     choose = ev.choose
     variants: dict[str, tuple[Transform, Callable]] = {
         "the product": (product, choose),

@@ -47,7 +47,7 @@ from pydantic import SecretStr
 from upstash_vector import Index
 from upstash_vector.types import FusionAlgorithm, QueryMode
 
-from ragfood.relevance import Candidate, RelevanceSettings
+from ragfood.relevance import Candidate, Found, RelevanceSettings
 from ragfood.retrieval import Retriever
 from ragfood.retry import RetryPolicy
 from ragfood.sync import sync_foods
@@ -76,6 +76,27 @@ def local_gateway(server: VectorServer) -> VectorGateway:
     return VectorGateway(
         server.url, SecretStr(server.token), make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
     )
+
+
+def fetch_candidates(embedder: str) -> list[tuple[str, ev.Question, list[Found], list[Found]]]:
+    """Every labelled question's dense and sparse candidates, as the ask path's single batch
+    request returns them, from a fresh local hybrid index: (set, question, dense, sparse)."""
+    rows = []
+    with (
+        tempfile.TemporaryDirectory(prefix="ragfood-bench-candidates-") as data_dir,
+        VectorServer(
+            embedder=embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
+        ) as server,
+    ):
+        gateway = local_gateway(server)
+        for name, (foods, questions_path, namespace) in SETS.items():
+            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
+            for q in ev.load_questions(questions_path):
+                dense, sparse = gateway.find(
+                    q.question, namespace=namespace, hybrid=True, depth=DEPTH
+                )
+                rows.append((name, q, dense, sparse))
+    return rows
 
 
 def score_only(

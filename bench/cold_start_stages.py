@@ -18,9 +18,7 @@ last column the median of the paired differences (each run against the first bui
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,12 +27,10 @@ import bench_cold_start as cold
 from _common import REPO, median, print_table
 from lambda_sandbox import (
     BOOTSTRAP,
-    PYTHON,
     Function,
-    lambda_env,
-    layer_paths,
     make_read_only,
     make_writable,
+    run_cold_start,
     runtime_dir,
 )
 
@@ -81,28 +77,9 @@ def staged_bootstrap() -> str:
 
 
 def run(function: Function, runtime: Path, scratch: Path, tracing: bool, memory: int) -> dict:
-    out = scratch / "result.json"
-    spec = {
-        "path": [
-            str(function.task),
-            *[p for layer in function.layers for p in layer_paths(layer)],
-            str(runtime),
-        ],
-        "handler": function.handler,
-        "event": str(function.event),
-        "out": str(out),
-    }
-    proc = subprocess.run(
-        [PYTHON, "-B", "-S", "-c", staged_bootstrap(), json.dumps(spec)],
-        env=lambda_env(function, runtime, scratch, tracing=tracing, memory_mb=memory),
-        cwd=function.task,
-        capture_output=True,
-        text=True,
+    result = run_cold_start(
+        function, runtime, scratch, tracing=tracing, memory_mb=memory, bootstrap=staged_bootstrap()
     )
-    if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"{function.label} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(out.read_text())
-    out.unlink()
     if result["status"] != 200:
         raise RuntimeError(f"{function.label}: status {result['status']}: {result['result']}")
     return result

@@ -177,10 +177,9 @@ def test_a_hybrid_resumable_query_ranks_like_the_hybrid_query(hybrid_index: Inde
         assert [(r.id, r.score) for r in first + rest] == [(r.id, r.score) for r in expected]
 
 
-def test_the_number_of_active_queries_is_capped_and_stopping_frees_a_place() -> None:
-    clock = [0.0]
-    queries = ResumableQueries(max_active=2, clock=lambda: clock[0])
-    spec = QuerySpec(
+def _text_query_spec() -> QuerySpec:
+    """A query's options as the service keeps them (the engine-level tests need no real query)."""
+    return QuerySpec(
         vector=None,
         data="x",
         top_k=1,
@@ -189,6 +188,12 @@ def test_the_number_of_active_queries_is_capped_and_stopping_frees_a_place() -> 
         include_data=False,
         predicate=compile_filter(""),
     )
+
+
+def test_the_number_of_active_queries_is_capped_and_stopping_frees_a_place() -> None:
+    clock = [0.0]
+    queries = ResumableQueries(max_active=2, clock=lambda: clock[0])
+    spec = _text_query_spec()
     first, _ = queries.start("", spec, [Hit("a", 1.0)], max_idle=10)
     queries.start("", spec, [], max_idle=100)
 
@@ -235,15 +240,7 @@ def test_the_first_hybrid_batch_is_what_the_same_query_returns(
 def test_each_use_restarts_the_idle_time() -> None:
     clock = [0.0]
     queries = ResumableQueries(clock=lambda: clock[0])
-    spec = QuerySpec(
-        vector=None,
-        data="x",
-        top_k=1,
-        include_vectors=False,
-        include_metadata=False,
-        include_data=False,
-        predicate=compile_filter(""),
-    )
+    spec = _text_query_spec()
     query_id, _ = queries.start("", spec, [Hit(str(i), 1.0) for i in range(5)], max_idle=10)
 
     def alive(namespace: str, ids: list[str]) -> list[bool]:
