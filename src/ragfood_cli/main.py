@@ -227,14 +227,19 @@ def ask(
     payload = {k: v for k, v in payload.items() if v is not None}
     # Tokens go to the terminal as they arrive, unless the output is JSON for a program.
     on_token = None if as_json or not stream else _print_token
-    if api_url:
-        answer = (
-            _ask_api_stream(api_url, api_key, payload, on_token)
-            if stream
-            else (_ask_api(api_url, api_key, payload))
-        )
-    else:
-        answer = _ask_local(payload, on_token)
+    try:
+        if api_url:
+            answer = (
+                _ask_api_stream(api_url, api_key, payload, on_token)
+                if stream
+                else (_ask_api(api_url, api_key, payload))
+            )
+        else:
+            answer = _ask_local(payload, on_token)
+    except KeyboardInterrupt:
+        console.print()  # end the half-written answer's line
+        errors.print("[dim]interrupted[/]")
+        raise typer.Exit(130) from None
     if as_json:
         print(json.dumps(answer, indent=2))
     else:
@@ -339,6 +344,10 @@ def chat(
             exchange = services.conversations().ask(
                 question, options, session_id=session_id, on_token=_print_token
             )
+        except KeyboardInterrupt:  # Ctrl-C stops this answer, not the conversation
+            console.print()
+            errors.print("[dim]interrupted; ask again, or an empty line quits[/]")
+            continue
         except RagfoodError as exc:
             console.print()
             errors.print(f"[red]error:[/] {escape(_with_hint(exc))}", highlight=False)

@@ -4,6 +4,7 @@ exit code and no traceback, and promptly."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 
 from ragfood_vector.launcher import free_port
 from tests.cli.conftest import RAGFOOD, REPO
+from tests.support.generator_stub import GeneratorStub
 from tests.support.samples import PHO
+from tests.support.terminal import Terminal
 
 ASK_EVENT = REPO / "events" / "api-health.json"
 
@@ -125,3 +128,40 @@ def test_vector_serve_on_a_port_in_use_names_the_port(tmp_path):
     assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
     assert "listening on" not in output  # it never claimed to be serving
     _clean(output)
+
+
+@pytest.fixture
+def ingested(ragfood, tmp_path) -> None:
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([PHO]))
+    assert ragfood("ingest", str(foods)).exit_code == 0
+
+
+def test_ctrl_c_during_a_chat_answer_stops_it_and_keeps_the_chat(cli_env, ingested):
+    with GeneratorStub() as stub:
+        stub.state.mode, stub.state.trickle_s = "trickle", 0.2  # an answer that never ends
+        env = {**cli_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "120"}
+        terminal = Terminal([str(RAGFOOD), "chat"], env)
+        terminal.wait_for(r"you.*:")
+        terminal.type("Tell me about Vietnamese beef noodle soup\r")
+        terminal.wait_for(r"ragfood .*slowly slowly")
+        terminal.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        terminal.wait_for(r"interrupted(.|\n)*you.*:")  # back at the prompt
+        stub.state.mode = "ok"
+        terminal.type("Tell me about Vietnamese beef noodle soup\r")  # and the chat still works
+        screen = terminal.wait_for(r"According to the knowledge base, Pho(.|\n)*you.*:")
+        terminal.type("\r")
+        assert terminal.close() == 0
+    _clean(screen)
+
+
+def test_ctrl_c_during_a_streamed_answer_ends_the_line_and_exits_130(cli_env, ingested):
+    with GeneratorStub() as stub:
+        stub.state.mode, stub.state.trickle_s = "trickle", 0.2
+        env = {**cli_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "120"}
+        terminal = Terminal([str(RAGFOOD), "ask", "beef noodle soup", "--stream"], env)
+        terminal.wait_for(r"slowly slowly")
+        terminal.process.send_signal(signal.SIGINT)
+        screen = terminal.wait_for(r"slowly\s*\n.*interrupted")
+        assert terminal.close() == 130
+    _clean(screen)
