@@ -246,8 +246,22 @@ def ask(
         if on_token:
             console.print()
         print_answer(answer, show_answer=on_token is None)
+        if not answer.get("sources"):
+            _filter_note(region=region, type=food_type)
         if answer.get("session_id") and api_url:
             console.print(f"[dim]follow up with --session-id {answer['session_id']}[/]")
+
+
+def _filter_note(**filters: str | None) -> None:
+    """A refusal under a filter may be a misspelt region or type rather than a lack of knowledge."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    if given:
+        options = " ".join(f"--{name} {value!r}" for name, value in given.items())
+        console.print(
+            f"[dim]no relevant source with {escape(options)}; filters match a "
+            f"{' or '.join(given)} exactly (any case): check the spelling[/]",
+            highlight=False,
+        )
 
 
 def _print_token(text: str) -> None:

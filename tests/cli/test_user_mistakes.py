@@ -165,3 +165,12 @@ def test_ctrl_c_during_a_streamed_answer_ends_the_line_and_exits_130(cli_env, in
         screen = terminal.wait_for(r"slowly\s*\n.*interrupted")
         assert terminal.close() == 130
     _clean(screen)
+
+
+def test_ask_with_a_region_nothing_matches_says_to_check_the_filter(ragfood, ingested):
+    result = ragfood("ask", "beef noodle soup", "--region", "Vietnm")
+    assert result.exit_code == 0  # a refusal is an answer, as from the API
+    assert "no relevant source with --region 'Vietnm'" in result.output
+    assert "check the spelling" in result.output
+    spelt = ragfood("ask", "beef noodle soup", "--region", "vietnam")
+    assert "pho" in spelt.output and "check the spelling" not in spelt.output
