@@ -109,6 +109,12 @@ def _core_settings() -> Any:
         raise _fail(str(exc)) from None
 
 
+def _not_blank(value: str | None, why: str) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter(f"must not be blank: {why}")
+    return value
+
+
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A foods.json file.")],
@@ -123,6 +129,7 @@ def ingest(
             "--source",
             help="Name the items' owner (default: the file's name). Several files may share a "
             "namespace: each prunes only the items of its own source.",
+            callback=lambda value: _not_blank(value, "it names the items' owner"),
         ),
     ] = None,
     take_over: Annotated[
@@ -219,11 +226,18 @@ def ask(
     api_key: Annotated[
         str | None, typer.Option(envvar="RAGFOOD_API_KEY", help="API key for --api-url.")
     ] = None,
+    namespace: Namespace = None,
 ) -> None:
     """Answer QUESTION from the knowledge base, with its sources."""
+    if api_url and namespace is not None:
+        raise typer.BadParameter(
+            "only for local asks: a deployed API reads its own RAGFOOD_NAMESPACE",
+            param_hint="'--namespace'",
+        )
     payload = {"question": question, "top_k": top_k, "region": region, "type": food_type}
     payload["min_score"] = min_score
     payload["session_id"] = session_id
+    payload["namespace"] = namespace
     payload = {k: v for k, v in payload.items() if v is not None}
     # Tokens go to the terminal as they arrive, unless the output is JSON for a program.
     on_token = None if as_json or not stream else _print_token
@@ -332,6 +346,7 @@ def chat(
     region: Region = None,
     food_type: FoodType = None,
     top_k: TopK = None,
+    namespace: Namespace = None,
 ) -> None:
     """Ask questions in a loop, follow-ups included (one conversation); answers stream as the
     generator writes them. Empty line quits."""
@@ -342,7 +357,7 @@ def chat(
     from ragfood.pipeline import AskOptions
 
     _core_settings()
-    options = AskOptions(top_k=top_k, region=region, type=food_type)
+    options = AskOptions(top_k=top_k, region=region, type=food_type, namespace=namespace)
     session_id: str | None = None
     console.print("[bold]RAGFood chat[/] - ask about food; an empty line or Ctrl-D quits.")
     while True:

@@ -174,3 +174,30 @@ def test_ask_with_a_region_nothing_matches_says_to_check_the_filter(ragfood, ing
     assert "check the spelling" in result.output
     spelt = ragfood("ask", "beef noodle soup", "--region", "vietnam")
     assert "pho" in spelt.output and "check the spelling" not in spelt.output
+
+
+@pytest.mark.parametrize("source", ["", "  "])
+def test_ingest_refuses_a_blank_source_name(ragfood, tmp_path, source):
+    # Items need an owner: with none they would read as written before owners were tracked,
+    # free for any other file to adopt.
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([PHO]))
+    result = ragfood("ingest", str(foods), "--source", source)
+    assert result.exit_code == 2
+    assert "--source" in result.output and "must not be blank" in result.output
+
+
+def test_ask_reads_the_namespace_ingest_wrote_with_the_same_option(
+    ragfood, tmp_path, fresh_namespace
+):
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([PHO]))
+    other = f"{fresh_namespace}-kb"
+    assert ragfood("ingest", str(foods), "--namespace", other).exit_code == 0
+    found = ragfood("ask", "beef noodle soup", "--namespace", other, "--json")
+    assert found.exit_code == 0, found.output
+    assert [s["id"] for s in json.loads(found.stdout)["sources"]] == ["pho"]
+    default = ragfood("ask", "beef noodle soup", "--json")  # RAGFOOD_NAMESPACE: nothing there
+    assert json.loads(default.stdout)["sources"] == []
+    remote = ragfood("ask", "x", "--namespace", other, "--api-url", "http://127.0.0.1:9")
+    assert remote.exit_code == 2 and "--namespace" in remote.output
