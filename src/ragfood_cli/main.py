@@ -348,8 +348,10 @@ def chat(
     top_k: TopK = None,
     namespace: Namespace = None,
 ) -> None:
-    """Ask questions in a loop, follow-ups included (one conversation); answers stream as the
-    generator writes them. Empty line quits."""
+    """Ask questions in a loop, follow-ups included (one conversation).
+
+    Answers stream as the generator writes them; Ctrl-C stops an answer, an empty line or Ctrl-D
+    quits."""
     from rich.prompt import Prompt
 
     from ragfood import services

@@ -201,3 +201,14 @@ def test_ask_reads_the_namespace_ingest_wrote_with_the_same_option(
     assert json.loads(default.stdout)["sources"] == []
     remote = ragfood("ask", "x", "--namespace", other, "--api-url", "http://127.0.0.1:9")
     assert remote.exit_code == 2 and "--namespace" in remote.output
+
+
+def test_every_command_summary_in_help_is_one_unbroken_line():
+    # `ragfood --help` shows each docstring's first paragraph; a hard line break inside it shows
+    # up as a stray break in the middle of the command list.
+    from ragfood_cli.main import app
+
+    for command in app.registered_commands:
+        doc = (command.callback.__doc__ or command.help or "") if command.callback else ""
+        summary = doc.strip().split("\n\n", 1)[0]
+        assert "\n" not in summary, f"{command.callback.__name__}: {summary!r}"
