@@ -168,6 +168,13 @@ def ingest(
             )
     except RagfoodError as exc:
         raise _fail(_with_hint(exc)) from None
+    except KeyboardInterrupt:
+        # Every write is whole and idempotent: what was written stays, a re-run skips it.
+        errors.print(
+            "interrupted: items written so far stay indexed; run the same command again to "
+            "finish (unchanged items are skipped)"
+        )
+        raise typer.Exit(130) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2))

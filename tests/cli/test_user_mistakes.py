@@ -7,6 +7,7 @@ import json
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,28 @@ def test_every_command_summary_in_help_is_one_unbroken_line():
         doc = (command.callback.__doc__ or command.help or "") if command.callback else ""
         summary = doc.strip().split("\n\n", 1)[0]
         assert "\n" not in summary, f"{command.callback.__name__}: {summary!r}"
+
+
+def test_ctrl_c_during_an_ingest_says_what_happened_and_how_to_finish(
+    cli_env, start_vector_server, tmp_path
+):
+    slow = start_vector_server(embedder="hash", latency_ms=400)
+    foods = tmp_path / "foods.json"
+    foods.write_text(
+        json.dumps([{"id": f"i{n}", "text": f"Dish number {n}."} for n in range(3000)])
+    )
+    env = {**cli_env, **slow.client_env(), "RAGFOOD_BATCH_SIZE": "100", "RAGFOOD_PARALLELISM": "1"}
+    process = subprocess.Popen(
+        [str(RAGFOOD), "ingest", str(foods)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(2.5)  # started, and writing: 30 batches of 0.4 s each
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130
+    assert "interrupted" in output and "run the same command again" in output
+    _clean(output)
