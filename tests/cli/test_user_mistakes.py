@@ -238,3 +238,9 @@ def test_ctrl_c_during_an_ingest_says_what_happened_and_how_to_finish(
     assert process.returncode == 130
     assert "interrupted" in output and "run the same command again" in output
     _clean(output)
+
+
+def test_doctor_says_what_to_do_about_an_unreachable_index(ragfood):
+    result = ragfood("doctor", env={"UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"})
+    assert result.exit_code == 1
+    assert "cannot reach vector index" in result.output and "ragfood vector serve" in result.output
