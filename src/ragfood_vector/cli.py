@@ -116,6 +116,12 @@ def serve(
             retry_after_s=retry_after,
             write_quota=write_quota,
         )
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"--data-dir {data_dir} cannot be used as a directory ({exc.strerror})"
+            ) from None
         run_server(config)
     except (ConfigError, StoreMismatchError, ServeError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -244,3 +244,18 @@ def test_doctor_says_what_to_do_about_an_unreachable_index(ragfood):
     result = ragfood("doctor", env={"UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"})
     assert result.exit_code == 1
     assert "cannot reach vector index" in result.output and "ragfood vector serve" in result.output
+
+
+def test_vector_serve_with_an_unusable_data_dir_names_it(tmp_path):
+    not_a_dir = tmp_path / "vectors"
+    not_a_dir.write_text("a file")
+    result = subprocess.run(
+        [str(RAGFOOD), "vector", "serve", "--embedder", "hash", "--port", str(free_port())],
+        env={"PATH": "/usr/bin:/bin", "RAGFOOD_VECTOR_DATA_DIR": str(not_a_dir)},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 2
+    assert f"--data-dir {not_a_dir} cannot be used as a directory" in result.stderr
+    _clean(result.stdout + result.stderr)
