@@ -90,7 +90,9 @@ def _resume_gc() -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    from ragfood.redact import redact_text  # a URL in a message keeps no credentials
+
+    errors.print(f"[bold red]error:[/] {escape(redact_text(message))}", highlight=False)
     return typer.Exit(code)
 
 

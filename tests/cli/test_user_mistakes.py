@@ -259,3 +259,14 @@ def test_vector_serve_with_an_unusable_data_dir_names_it(tmp_path):
     assert result.returncode == 2
     assert f"--data-dir {not_a_dir} cannot be used as a directory" in result.stderr
     _clean(result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize("stream", [(), ("--stream",)], ids=["post", "stream"])
+@pytest.mark.parametrize(
+    "secret_url", ["http://me:s3cret@127.0.0.1:{port}", "http://127.0.0.1:{port}/?key=s3cret"]
+)
+def test_ask_api_url_errors_never_echo_its_credentials(ragfood, stream, secret_url):
+    url = secret_url.format(port=free_port())
+    result = ragfood("ask", "pho", "--api-url", url, *stream)
+    assert result.exit_code == 1 and "cannot reach http://" in result.output
+    assert "s3cret" not in result.output and "***" in result.output
