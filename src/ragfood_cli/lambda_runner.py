@@ -99,7 +99,12 @@ def _literal(value: Any, defaults: Mapping[str, str]) -> str | None:
 
 def read_env_file(path: Path, logical_id: str) -> dict[str, str]:
     data = load_json_object(path, "SAM's env-vars: function names to variables")
-    values = {**data.get("Parameters", {}), **data.get(logical_id, {})}
+    values: dict[str, Any] = {}
+    for section in ("Parameters", logical_id):
+        part = data.get(section, {})
+        if not isinstance(part, dict):
+            raise ValueError(f"{path}: {section!r} must be an object of variable names to values")
+        values.update(part)
     return {key: str(value) for key, value in values.items()}
 
 

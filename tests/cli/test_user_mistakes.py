@@ -270,3 +270,13 @@ def test_ask_api_url_errors_never_echo_its_credentials(ragfood, stream, secret_u
     result = ragfood("ask", "pho", "--api-url", url, *stream)
     assert result.exit_code == 1 and "cannot reach http://" in result.output
     assert "s3cret" not in result.output and "***" in result.output
+
+
+@pytest.mark.parametrize("section", ["AskFunction", "Parameters"])
+def test_invoke_with_an_env_vars_section_that_is_not_an_object_names_it(ragfood, tmp_path, section):
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(json.dumps({section: ["UPSTASH_VECTOR_REST_URL"]}))
+    result = ragfood("invoke", "ask", "--event", str(ASK_EVENT), "--env-vars", str(env_vars))
+    assert result.exit_code == 1
+    assert f"{env_vars}: {section!r} must be an object of variable names to values" in result.output
+    _clean(result.output)
