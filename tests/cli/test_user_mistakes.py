@@ -280,3 +280,10 @@ def test_invoke_with_an_env_vars_section_that_is_not_an_object_names_it(ragfood,
     assert result.exit_code == 1
     assert f"{env_vars}: {section!r} must be an object of variable names to values" in result.output
     _clean(result.output)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_serve_on_an_impossible_port_is_a_usage_error(ragfood, port):
+    result = ragfood("serve", "--port", port)
+    assert result.exit_code == 2 and "--port" in result.output
+    _clean(result.output)
