@@ -225,6 +225,12 @@ def rollback(
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_report(data)
+        if report.status == "ok" and not report.items:  # e.g. a misspelt collection
+            console.print(
+                f"[dim]nothing to roll back: no item of {escape(report.source)} in this "
+                "namespace (check --collection and --namespace)[/]",
+                highlight=False,
+            )
     if report.status in ("rejected", "failed"):
         raise typer.Exit(EXIT_FAILED)
     if report.deletions_skipped:

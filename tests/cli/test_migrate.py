@@ -452,3 +452,9 @@ def test_an_unreachable_index_fails_at_once(cli_env, chroma_dir, command):
     assert result.returncode == 1, result.stderr
     assert "cannot reach vector index at 127.0.0.1" in result.stderr
     assert "ragfood vector serve" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rolling_back_a_collection_never_migrated_says_so(ragfood, fresh_namespace):
+    result = ragfood("migrate", "rollback", "--collection", "fods", "--namespace", fresh_namespace)
+    assert result.exit_code == 0  # nothing to undo is not a failure
+    assert "nothing to roll back: no item of chroma:fods" in result.output
