@@ -66,15 +66,31 @@ class Turn(NamedTuple):  # not a frozen dataclass: cheaper to define (ragfood.re
         )
 
 
-class SessionStore(Protocol):
-    def turns(self, session_id: str) -> list[Turn] | None:
-        """The session's last turns, oldest first; None when the session is unknown or expired."""
+class Session(NamedTuple):
+    """A session as read: its turns, oldest first, and the version of the stored item they came
+    from (0: none yet, or written before versions), which a conditional write checks."""
 
-    def append(self, session_id: str, turn: Turn) -> list[Turn]:
+    turns: list[Turn]
+    version: int = 0
+
+
+NEW_SESSION = Session([])
+
+
+class SessionStore(Protocol):
+    def read(self, session_id: str) -> Session | None:
+        """The session's last turns; None when the session is unknown or expired."""
+
+    def turns(self, session_id: str) -> list[Turn] | None:
+        """`read`'s turns alone."""
+
+    def append(self, session_id: str, turn: Turn, seen: Session | None = None) -> list[Turn]:
         """Add a turn to the session (starting it if unknown or expired), keep its last
         MAX_TURNS and renew its expiry, atomically: concurrent asks in one session (two tabs, a
-        retry while the first is still generating) never lose each other's turn. Returns the
-        session's turns after the append."""
+        retry while the first is still generating) never lose each other's turn. `seen`: the
+        session as the caller read it (`read`, or NEW_SESSION for a fresh id), so that the store
+        need not read it again unless it changed meanwhile. Returns the session's turns after the
+        append."""
 
 
 class MemorySessionStore:
@@ -82,13 +98,18 @@ class MemorySessionStore:
         self._sessions: TTLCache[str, tuple[Turn, ...]] = TTLCache(max_sessions, ttl_s)
         self._lock = threading.Lock()  # TTLCache is not thread-safe; the API serves threads
 
-    def turns(self, session_id: str) -> list[Turn] | None:
+    def read(self, session_id: str) -> Session | None:
         with self._lock:
             found = self._sessions.get(session_id)
-        return None if found is None else list(found)
+        return None if found is None else Session(list(found))
 
-    def append(self, session_id: str, turn: Turn) -> list[Turn]:
-        with self._lock:  # read and write under one lock: the append is atomic
+    def turns(self, session_id: str) -> list[Turn] | None:
+        session = self.read(session_id)
+        return None if session is None else session.turns
+
+    def append(self, session_id: str, turn: Turn, seen: Session | None = None) -> list[Turn]:
+        # `seen` is not needed: the read and the write are under one lock, so the append is atomic.
+        with self._lock:
             turns = (*self._sessions.get(session_id, ()), turn)[-MAX_TURNS:]
             self._sessions[session_id] = turns
         return list(turns)
@@ -99,9 +120,10 @@ class DynamoSessionStore:
     version}.
 
     DynamoDB deletes expired items only eventually, so reads also check `expires_at`. An append
-    is a read, then a put conditioned on the version read (optimistic locking): a writer that lost
-    the race re-reads and re-applies its turn. Items written before `version` existed (and absent
-    ones) count as version 0.
+    is a put conditioned on the version last read (optimistic locking): the caller's read
+    (`seen`: an ask reads its session anyway, to resolve a follow-up), else the store's own. A
+    writer that lost the race re-reads and re-applies its turn. Items written before `version`
+    existed (and absent ones) count as version 0.
     """
 
     APPEND_ATTEMPTS = 10  # each conflict means another writer succeeded: bounded by concurrency
@@ -111,44 +133,50 @@ class DynamoSessionStore:
         self._client = client
         self._ttl_s = ttl_s
 
-    def _item(self, session_id: str) -> dict[str, Any] | None:
-        return self._client.get_item(
+    def _stored(self, session_id: str) -> tuple[Session, bool]:
+        """The stored session and whether it is live; an expired item's turns are not read (it
+        starts over), but its version is kept for the next conditional write."""
+        item = self._client.get_item(
             TableName=self.table, Key={"session_id": {"S": session_id}}, ConsistentRead=True
         ).get("Item")
+        if not item:
+            return NEW_SESSION, False
+        # An item written before versions: version 0, which no versioned write leaves.
+        version = int(item[VERSION_ATTRIBUTE]["N"]) if VERSION_ATTRIBUTE in item else 0
+        if int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) <= time.time():
+            return Session([], version), False
+        return Session([Turn.from_dict(t) for t in json.loads(item["turns"]["S"])], version), True
 
-    @staticmethod
-    def _live_turns(item: dict[str, Any] | None) -> list[Turn] | None:
-        if not item or int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) <= time.time():
-            return None
-        return [Turn.from_dict(t) for t in json.loads(item["turns"]["S"])]
+    def read(self, session_id: str) -> Session | None:
+        session, live = self._stored(session_id)
+        return session if live else None
 
     def turns(self, session_id: str) -> list[Turn] | None:
-        return self._live_turns(self._item(session_id))
+        session = self.read(session_id)
+        return None if session is None else session.turns
 
-    def append(self, session_id: str, turn: Turn) -> list[Turn]:
+    def append(self, session_id: str, turn: Turn, seen: Session | None = None) -> list[Turn]:
         for attempt in range(self.APPEND_ATTEMPTS):
-            item = self._item(session_id)
-            # An expired item still in the table starts over, as `turns` says it is gone.
-            turns = [*(self._live_turns(item) or []), turn][-MAX_TURNS:]
+            if seen is None:
+                seen, _ = self._stored(session_id)
+            turns = [*seen.turns, turn][-MAX_TURNS:]
             try:
-                self._put_if_unchanged(session_id, turns, item)
+                self._put_if_unchanged(session_id, turns, seen.version)
                 return turns
             except Exception as exc:
                 # By code, not `client.exceptions.ConditionalCheckFailedException`: botocore
                 # builds those classes lazily, and threads racing to build them get different ones.
                 if getattr(exc, "response", {}).get("Error", {}).get("Code") != CONFLICT:
                     raise
-                # Another ask in this session wrote first: re-read and re-apply, after a short
-                # jittered pause so that writers that collided do not collide again in step.
+                # The session changed since it was read (another ask in it wrote first): re-read
+                # and re-apply, after a short jittered pause so that writers that collided do not
+                # collide again in step.
+                seen = None
                 time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise RuntimeError(f"session turn not saved: lost the race {self.APPEND_ATTEMPTS} times")
 
-    def _put_if_unchanged(
-        self, session_id: str, turns: list[Turn], item: dict[str, Any] | None
-    ) -> None:
-        """Write the turns with the next version, unless the item changed since it was read."""
-        # No item, or one written before versions: version 0, which no versioned write leaves.
-        version = int(item[VERSION_ATTRIBUTE]["N"]) if item and VERSION_ATTRIBUTE in item else 0
+    def _put_if_unchanged(self, session_id: str, turns: list[Turn], version: int) -> None:
+        """Write the turns with the next version, unless the item changed since `version`."""
         condition = "#version = :read" if version else "attribute_not_exists(#version)"
         self._client.put_item(
             TableName=self.table,

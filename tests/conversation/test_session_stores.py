@@ -177,7 +177,9 @@ def test_one_session_never_resolves_with_another_sessions_turns(minilm_server, d
     assert follow_up.resolved_question == "Which country is pho from?"
 
 
-def test_two_asks_at_once_in_one_session_both_keep_their_turn(vector_server, fresh_namespace, stub):
+def test_two_asks_at_once_in_one_session_both_keep_their_turn(
+    vector_server, fresh_namespace, stub, store
+):
     """The conversation appends its turn to what the store holds when the answer is ready, not
     to the turns it read before generating: two asks that overlap (a retry from the page while the
     first is still generating) both stay in the session."""
@@ -187,7 +189,7 @@ def test_two_asks_at_once_in_one_session_both_keep_their_turn(vector_server, fre
     assert report.status == "ok"
     stub.state.delay_s = 0.5  # both asks read the session before either has answered
     pipeline = pipeline_for(vector_server, fresh_namespace, generator_for(stub))
-    conversations = Conversations(pipeline, MemorySessionStore())
+    conversations = Conversations(pipeline, store)
     first = conversations.ask("What is pho?")
     asked = ["What is mochi?", "Is pho a soup?"]
     threads = [
@@ -202,3 +204,27 @@ def test_two_asks_at_once_in_one_session_both_keep_their_turn(vector_server, fre
         thread.join(timeout=60)
     kept = conversations.store.turns(first.session_id) or []
     assert sorted(t.question for t in kept) == sorted(["What is pho?", *asked])
+
+
+def test_an_ask_reads_its_session_once(vector_server, fresh_namespace, dynamodb):
+    """An ask reads its session anyway (to resolve a follow-up); saving its turn is a write
+    conditioned on that read, not a second read: one GetItem per ask in a known session, none
+    in a new one."""
+    sync_foods(json.dumps([PHO]).encode(), make_gateway(vector_server), namespace=fresh_namespace)
+    conversations = Conversations(
+        pipeline_for(vector_server, fresh_namespace),
+        DynamoSessionStore("sessions", dynamodb, ttl_s=60),
+    )
+    calls: list[str] = []
+    dynamodb.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    first = conversations.ask("What is pho?")
+    assert calls == ["PutItem"]
+    calls.clear()
+    conversations.ask("Is it a soup?", session_id=first.session_id)
+    assert calls == ["GetItem", "PutItem"]
+    assert [t.question for t in conversations.store.turns(first.session_id) or []] == [
+        "What is pho?",
+        "Is it a soup?",
+    ]
