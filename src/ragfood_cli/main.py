@@ -90,10 +90,21 @@ def _resume_gc() -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    from ragfood.redact import redact_text  # a URL in a message keeps no credentials
-
-    errors.print(f"[bold red]error:[/] {escape(redact_text(message))}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(describe(message))}", highlight=False)
     return typer.Exit(code)
+
+
+def describe(message: str) -> str:
+    """A problem as the CLI prints it: a URL in it keeps no credentials, and an index that cannot
+    be reached at all comes with what to do."""
+    from ragfood.redact import redact_text
+
+    message = redact_text(message)
+    if message.startswith("cannot reach vector index"):  # ragfood.vector, on a transport error
+        message += (
+            "; start the local one with `ragfood vector serve`, or check UPSTASH_VECTOR_REST_URL"
+        )
+    return message
 
 
 def _core_settings() -> Any:
@@ -169,7 +180,7 @@ def ingest(
                 take_over=take_over,
             )
     except RagfoodError as exc:
-        raise _fail(_with_hint(exc)) from None
+        raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         # Every write is whole and idempotent: what was written stays, a re-run skips it.
         errors.print(
@@ -200,17 +211,7 @@ def _require_reachable(gateway: Any) -> None:
         gateway.info()
     except VectorUnavailable as exc:
         if exc.status is None:
-            raise _fail(_with_hint(exc)) from None
-
-
-def _with_hint(exc: Exception) -> str:
-    """The core's message, plus what to do when the index cannot be reached."""
-    message = str(exc)
-    if message.startswith("cannot reach vector index"):
-        message += (
-            "; start the local one with `ragfood vector serve`, or check UPSTASH_VECTOR_REST_URL"
-        )
-    return message
+            raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -313,7 +314,7 @@ def _ask_local(
             .as_dict()
         )
     except RagfoodError as exc:
-        raise _fail(_with_hint(exc)) from None
+        raise _fail(str(exc)) from None
 
 
 def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -390,7 +391,7 @@ def chat(
             continue
         except RagfoodError as exc:
             console.print()
-            errors.print(f"[red]error:[/] {escape(_with_hint(exc))}", highlight=False)
+            errors.print(f"[red]error:[/] {escape(describe(str(exc)))}", highlight=False)
             continue
         session_id = exchange.session_id
         console.print()
@@ -509,7 +510,7 @@ def evaluate(
         )
         kind = "hybrid" if retriever.hybrid else "dense"
     except RagfoodError as exc:
-        raise _fail(_with_hint(exc)) from None
+        raise _fail(str(exc)) from None
     if calibrate:
         if len(questions) < folds or all(q.answerable for q in questions):
             raise _fail(f"--calibrate needs at least {folds} questions, some unanswerable")

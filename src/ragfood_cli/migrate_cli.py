@@ -112,7 +112,7 @@ def chroma(
     from ragfood.errors import RagfoodError
     from ragfood_cli.chroma_source import ChromaSourceError, open_snapshot, read_collection
     from ragfood_cli.compare import EmbedSpecError, make_query_embedder
-    from ragfood_cli.main import _core_settings, _fail, _require_reachable, _with_hint
+    from ragfood_cli.main import _core_settings, _fail, _require_reachable
     from ragfood_cli.migrate import Migration
 
     if compare_file and compare_sample:
@@ -171,7 +171,7 @@ def chroma(
         except EmbedSpecError as exc:
             raise _fail(str(exc)) from None
         except RagfoodError as exc:
-            raise _fail(_with_hint(exc)) from None
+            raise _fail(str(exc)) from None
 
     if as_json:
         print(json.dumps(outcome, indent=2, ensure_ascii=False))
@@ -204,7 +204,7 @@ def rollback(
     from ragfood import services
     from ragfood.errors import RagfoodError
     from ragfood.sync import remove_source
-    from ragfood_cli.main import _core_settings, _fail, _require_reachable, _with_hint
+    from ragfood_cli.main import _core_settings, _fail, _require_reachable
     from ragfood_cli.migrate import source_name
 
     settings = _core_settings()
@@ -219,7 +219,7 @@ def rollback(
             allow_mass_delete=allow_mass_delete,
         )
     except RagfoodError as exc:
-        raise _fail(_with_hint(exc)) from None
+        raise _fail(str(exc)) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
