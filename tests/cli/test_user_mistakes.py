@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,18 +41,24 @@ def test_ingest_without_the_vector_service_fails_at_once(cli_env, tmp_path):
     _clean(result.stderr)
 
 
-def test_serve_on_a_port_in_use_names_the_port(cli_env):
+def on_a_taken_port(args: list[str], env: dict[str, str]) -> tuple[int, Any]:
+    """Run `ragfood ARGS --port P` while another socket listens on P."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [str(RAGFOOD), "serve", "--port", str(port)],
-            env=cli_env,
+            [str(RAGFOOD), *args, "--port", str(port)],
+            env=env,
             capture_output=True,
             text=True,
             timeout=90,
         )
+    return port, result
+
+
+def test_serve_on_a_port_in_use_names_the_port(cli_env):
+    port, result = on_a_taken_port(["serve"], cli_env)
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
@@ -113,17 +120,10 @@ def test_eval_of_a_file_that_is_missing_or_a_directory_is_a_usage_error(ragfood,
 
 
 def test_vector_serve_on_a_port_in_use_names_the_port(tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [str(RAGFOOD), "vector", "serve", "--embedder", "hash", "--port", str(port)],
-            env={"PATH": "/usr/bin:/bin", "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path / "vectors")},
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
+    port, result = on_a_taken_port(
+        ["vector", "serve", "--embedder", "hash"],
+        {"PATH": "/usr/bin:/bin", "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path / "vectors")},
+    )
     assert result.returncode == 2
     output = result.stdout + result.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
