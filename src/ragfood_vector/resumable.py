@@ -3,9 +3,9 @@
 Upstash resumes its approximate search where it stopped; our search is exact, so the whole
 ranking is computed when the query starts and later batches are read on from it (with their
 metadata, data and vectors as they are then; vectors deleted meanwhile are skipped, vectors
-upserted meanwhile are not in it). A query
-that is not touched for ``maxIdle`` seconds ends by itself, as on Upstash, and there is a cap on
-how many may be active at once, so a client that never stops its queries cannot exhaust memory.
+upserted meanwhile are not in it). A query that is not touched for ``maxIdle`` seconds ends by
+itself, as on Upstash, and there is a cap on how many may be active at once, so a client that
+never stops its queries cannot exhaust memory.
 """
 
 from __future__ import annotations
