@@ -18,10 +18,12 @@ import typer
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
 from ragfood_cli.migrate_cli import app as migrate_app
 from ragfood_cli.render import (
+    JsonFlag,
     console,
     errors,
     escape,
     print_answer,
+    print_error,
     print_report,
     stage_progress,
 )
@@ -54,7 +56,6 @@ def vector(ctx: typer.Context) -> None:
     vector_app(args=ctx.args, prog_name="ragfood vector")
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Region = Annotated[str | None, typer.Option(help="Only sources from this region.")]
 FoodType = Annotated[str | None, typer.Option("--type", help="Only sources of this type.")]
 TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=20, help="How many sources.")]
@@ -90,7 +91,7 @@ def _resume_gc() -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(describe(message))}", highlight=False)
+    print_error(describe(message))
     return typer.Exit(code)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragfood_cli.render import console, errors, escape, print_report, stage_progress
+from ragfood_cli.render import JsonFlag, console, errors, escape, print_report, stage_progress
 
 if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
@@ -52,7 +52,7 @@ def chroma(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would be written; write nothing.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonFlag = False,
     compare_file: Annotated[
         Path | None,
         typer.Option(
@@ -188,7 +188,7 @@ def rollback(
     namespace: Annotated[
         str | None, typer.Option(help="Namespace it was migrated to; default RAGFOOD_NAMESPACE.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonFlag = False,
     allow_mass_delete: Annotated[
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,

@@ -6,9 +6,12 @@ Rich is imported on first use, not with this module: a command whose output is J
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,6 +42,33 @@ console = LazyConsole(soft_wrap=True)
 errors = LazyConsole(stderr=True, soft_wrap=True)
 
 StageProgress = Callable[[str, int, int], None]
+
+# Set by every --json option (its callback runs on each invocation, default included).
+_json_output = False
+
+
+def _remember_json(value: bool) -> bool:
+    global _json_output
+    _json_output = value
+    return value
+
+
+JsonFlag = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help='Print machine-readable JSON (a failure too: {"error": ...}).',
+        callback=_remember_json,
+    ),
+]
+
+
+def print_error(message: str) -> None:
+    """A failure of the command: one line on stderr and, with --json, `{"error": message}` on
+    stdout, so a script reading the command's JSON gets JSON whatever happened."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    if _json_output:
+        print(json.dumps({"error": message}))
 
 
 def escape(text: str) -> str:

@@ -41,6 +41,32 @@ def test_ingest_without_the_vector_service_fails_at_once(cli_env, tmp_path):
     _clean(result.stderr)
 
 
+@pytest.mark.parametrize(
+    "args", [["ingest", "{foods}", "--json"], ["ask", "What is pho?", "--json"]], ids=str
+)
+def test_with_json_a_failure_is_json_too(cli_env, tmp_path, args):
+    # A script piping `--json` into a parser must get JSON on stdout whatever happened, and
+    # still the exit code and the human line on stderr.
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([PHO]))
+    env = {**cli_env, "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"}
+    result = subprocess.run(
+        [str(RAGFOOD), *(a.format(foods=foods) for a in args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert (
+        error.startswith("cannot reach vector index at 127.0.0.1")
+        and "ragfood vector serve" in error
+    )
+    assert "error: cannot reach vector index" in result.stderr
+    _clean(result.stderr)
+
+
 def on_a_taken_port(args: list[str], env: dict[str, str]) -> tuple[int, Any]:
     """Run `ragfood ARGS --port P` while another socket listens on P."""
     with socket.socket() as taken:
