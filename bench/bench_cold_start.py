@@ -343,7 +343,7 @@ def report(samples, bytecode) -> None:
         stats[label]["total_wall"] = median([v["import_wall"] + v["invoke_wall"] for v in values])
     default = stats.get("hello-default", {}).get("total_cpu")
     ours = stats.get("hello-ours", {}).get("total_cpu")
-    ours_gc = stats.get("hello-ours+startup", {}).get("total_cpu")
+    ours_startup = stats.get("hello-ours+startup", {}).get("total_cpu")
     rows = []
     for label, s in stats.items():
         pyc, source = bytecode.get(label, (0, 0))
@@ -356,7 +356,7 @@ def report(samples, bytecode) -> None:
                 f"{s['total_wall']:.0f}",
                 f"{s['total_cpu'] / default:.2f}x" if default else "-",
                 f"{s['total_cpu'] / ours:.2f}x" if ours else "-",
-                f"{s['total_cpu'] / ours_gc:.2f}x" if ours_gc else "-",
+                f"{s['total_cpu'] / ours_startup:.2f}x" if ours_startup else "-",
                 f"{pyc} / {source}",
             ]
         )
