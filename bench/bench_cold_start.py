@@ -105,6 +105,22 @@ def prepare_build(label: str, build: Path, work: Path) -> dict[str, Path]:
     return _build_layout(target)
 
 
+def build_with_recipe(
+    source: Path, makefile: Path, artifacts: Path, python: str = PYTHON, minor: str | None = None
+) -> None:
+    """Build `source` into `artifacts` with one of our SAM makefile recipes (infra/lambda-build.mk),
+    bytecode by `python`, for this machine's platform."""
+    artifacts.mkdir(parents=True)
+    versions = [f"LAMBDA_PYTHON={python}"] + ([f"LAMBDA_PY_MINOR={minor}"] if minor else [])
+    subprocess.run(
+        ["make", "--no-print-directory", "--makefile", str(makefile), "build-Bench",
+         f"ARTIFACTS_DIR={artifacts}", "LAMBDA_PLATFORM=manylinux2014_x86_64", *versions],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
 def build_hello(work: Path) -> dict[str, Function]:
     """The hello-world, built the default way and our way."""
     event = EVENTS / "api-ask.json"
@@ -142,26 +158,8 @@ def build_hello(work: Path) -> dict[str, Function]:
     (source / "function" / "app_gc.py").write_text(HELLO_APP_GC)
     shutil.copy(REPO / "functions" / "ask" / "requirements.txt", source / "function")
     layer, task = work / "hello-ours" / "layer", work / "hello-ours" / "task"
-    for src, makefile, artifacts in (
-        (source / "layer", REPO / "shared" / "Makefile", layer),
-        (source / "function", REPO / "functions" / "ask" / "Makefile", task),
-    ):
-        artifacts.mkdir(parents=True)
-        subprocess.run(
-            [
-                "make",
-                "--no-print-directory",
-                "--makefile",
-                str(makefile),
-                "build-Hello",
-                f"ARTIFACTS_DIR={artifacts}",
-                "LAMBDA_PLATFORM=manylinux2014_x86_64",
-                f"LAMBDA_PYTHON={PYTHON}",
-            ],
-            cwd=src,
-            check=True,
-            capture_output=True,
-        )
+    build_with_recipe(source / "layer", REPO / "shared" / "Makefile", layer)
+    build_with_recipe(source / "function", REPO / "functions" / "ask" / "Makefile", task)
     hello["hello-ours"] = Function("hello-ours", task, [layer], "app.handler", event)
     hello["hello-ours+startup"] = Function(
         "hello-ours+startup", task, [layer], "app_gc.handler", event, dict(HELLO_STARTUP_ENV)

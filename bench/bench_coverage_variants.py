@@ -184,11 +184,17 @@ def main() -> int:
             functools.partial(choose, weights=tuple(round(0.05 * i, 2) for i in range(17))),
         ),
     }
+    print_held_out(rows, variants, args.seeds)
+    return 0
+
+
+def print_held_out(
+    rows: list[Fetched], variants: dict[str, tuple[Transform, Callable]], seeds: int
+) -> None:
     print(f"\nHeld out, {len(rows)} questions over {len(SETS)} sets\n")
     for label, (transform, chooser) in variants.items():
         print(label)
-        print("\n".join(held_out(rows, transform, chooser, args.seeds)), flush=True)
-    return 0
+        print("\n".join(held_out(rows, transform, chooser, seeds)), flush=True)
 
 
 if __name__ == "__main__":

@@ -40,20 +40,17 @@ import functools
 import json
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
 
 import _common  # noqa: F401  (import paths)
-from bench_coverage_variants import Fetched, Transform, held_out, product
-from bench_retrieval import SETS, fetch_candidates, local_gateway
+from bench_coverage_variants import Fetched, Transform, print_held_out, product
+from bench_retrieval import SETS, fetch_candidates, indexed_sets
 from upstash_vector import Index
 from upstash_vector.types import QueryMode
 
 from ragfood.enrichment import enrich
 from ragfood.relevance import Candidate, content_terms, coverage, question_terms, term_weights
-from ragfood.sync import sync_foods
 from ragfood_cli import evaluate as ev
-from ragfood_vector.launcher import VectorServer
 
 # The product's threshold step, reaching below 0 for variants that shift dense scores.
 WIDE = tuple(round(-0.6 + 0.0025 * i, 4) for i in range(int(1.6 / 0.0025) + 1))
@@ -176,16 +173,9 @@ def item_neighbourhoods(embedder: str) -> dict[tuple[str, str], float]:
     """Per (set, item id): the mean dense score of the item's nearest other items, queried with
     its enriched text (DENSE mode) in a fresh local index."""
     out = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="ragfood-bench-hubness-") as data_dir,
-        VectorServer(
-            embedder=embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
-        ) as server,
-    ):
-        gateway = local_gateway(server)
+    with indexed_sets(embedder) as (server, _):
         index = Index(url=server.url, token=server.token, retries=0, allow_telemetry=False)
         for name, (foods, _, namespace) in SETS.items():
-            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
             for item in json.loads(foods.read_text(encoding="utf-8")):
                 text = enrich(item["text"], item.get("region"), item.get("type"))
                 results = index.query(
@@ -234,10 +224,7 @@ def main() -> int:
         "sparse-only - 0.02": (sparse_only(0.02), choose),
         "sparse-only - 0.05": (sparse_only(0.05), choose),
     }
-    print(f"\nHeld out, {len(rows)} questions over {len(SETS)} sets\n")
-    for label, (transform, chooser) in variants.items():
-        print(label)
-        print("\n".join(held_out(rows, transform, chooser, args.seeds)), flush=True)
+    print_held_out(rows, variants, args.seeds)
     return 0
 
 

@@ -38,7 +38,8 @@ import itertools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import _common  # noqa: F401  (import paths)
@@ -78,19 +79,27 @@ def local_gateway(server: VectorServer) -> VectorGateway:
     )
 
 
-def fetch_candidates(embedder: str) -> list[tuple[str, ev.Question, list[Found], list[Found]]]:
-    """Every labelled question's dense and sparse candidates, as the ask path's single batch
-    request returns them, from a fresh local hybrid index: (set, question, dense, sparse)."""
-    rows = []
+@contextmanager
+def indexed_sets(embedder: str) -> Iterator[tuple[VectorServer, VectorGateway]]:
+    """A fresh local hybrid index holding every labelled set's foods, each in its namespace."""
     with (
-        tempfile.TemporaryDirectory(prefix="ragfood-bench-candidates-") as data_dir,
+        tempfile.TemporaryDirectory(prefix="ragfood-bench-sets-") as data_dir,
         VectorServer(
             embedder=embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
         ) as server,
     ):
         gateway = local_gateway(server)
-        for name, (foods, questions_path, namespace) in SETS.items():
+        for foods, _, namespace in SETS.values():
             sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
+        yield server, gateway
+
+
+def fetch_candidates(embedder: str) -> list[tuple[str, ev.Question, list[Found], list[Found]]]:
+    """Every labelled question's dense and sparse candidates, as the ask path's single batch
+    request returns them, from a fresh local hybrid index: (set, question, dense, sparse)."""
+    rows = []
+    with indexed_sets(embedder) as (_, gateway):
+        for name, (_, questions_path, namespace) in SETS.items():
             for q in ev.load_questions(questions_path):
                 dense, sparse = gateway.find(
                     q.question, namespace=namespace, hybrid=True, depth=DEPTH
@@ -222,17 +231,10 @@ def main() -> int:
         help="Share of training answerable questions the calibration may refuse (product: 0.01).",
     )
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="ragfood-bench-retrieval-") as data_dir,
-        VectorServer(
-            embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
-        ) as server,
-    ):
-        gateway = local_gateway(server)
+    with indexed_sets(args.embedder) as (server, gateway):
         index = Index(url=server.url, token=server.token, retries=0, allow_telemetry=False)
         observed: dict[str, dict[str, list[ev.Observation]]] = {}
-        for name, (foods, questions_path, namespace) in SETS.items():
-            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
+        for name, (_, questions_path, namespace) in SETS.items():
             questions = ev.load_questions(questions_path)
             retriever = Retriever(gateway, RelevanceSettings(0.0, 0.0), mode="hybrid")
             methods = {

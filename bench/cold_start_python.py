@@ -27,26 +27,6 @@ from _common import REPO, median, print_table
 from lambda_sandbox import Function, make_read_only, make_writable, runtime_dir, template_function
 
 
-def _make(source: Path, makefile: Path, artifacts: Path, python: str, minor: str) -> None:
-    artifacts.mkdir(parents=True)
-    subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "--makefile",
-            str(makefile),
-            "build-Bench",
-            f"ARTIFACTS_DIR={artifacts}",
-            "LAMBDA_PLATFORM=manylinux2014_x86_64",
-            f"LAMBDA_PYTHON={python}",
-            f"LAMBDA_PY_MINOR={minor}",
-        ],
-        cwd=source,
-        check=True,
-        capture_output=True,
-    )
-
-
 def build(work: Path, python: str, minor: str) -> dict[str, Path]:
     """Our layer and ask function, the hello-world's layer and function, for `python`."""
     source = work / "src"
@@ -61,10 +41,10 @@ def build(work: Path, python: str, minor: str) -> dict[str, Path]:
     shutil.copy(REPO / "functions" / "ask" / "requirements.txt", hello / "function")
     layer_make, function_make = source / "shared" / "Makefile", source / "functions/ask/Makefile"
     built = {name: work / name for name in ("layer", "ask", "hello-layer", "hello-task")}
-    _make(source / "shared", layer_make, built["layer"], python, minor)
-    _make(source / "functions/ask", function_make, built["ask"], python, minor)
-    _make(hello / "layer", layer_make, built["hello-layer"], python, minor)
-    _make(hello / "function", function_make, built["hello-task"], python, minor)
+    cold.build_with_recipe(source / "shared", layer_make, built["layer"], python, minor)
+    cold.build_with_recipe(source / "functions/ask", function_make, built["ask"], python, minor)
+    cold.build_with_recipe(hello / "layer", layer_make, built["hello-layer"], python, minor)
+    cold.build_with_recipe(hello / "function", function_make, built["hello-task"], python, minor)
     return built
 
 
