@@ -81,9 +81,6 @@ class SessionStore(Protocol):
     def read(self, session_id: str) -> Session | None:
         """The session's last turns; None when the session is unknown or expired."""
 
-    def turns(self, session_id: str) -> list[Turn] | None:
-        """`read`'s turns alone."""
-
     def append(self, session_id: str, turn: Turn, seen: Session | None = None) -> list[Turn]:
         """Add a turn to the session (starting it if unknown or expired), keep its last
         MAX_TURNS and renew its expiry, atomically: concurrent asks in one session (two tabs, a
@@ -102,10 +99,6 @@ class MemorySessionStore:
         with self._lock:
             found = self._sessions.get(session_id)
         return None if found is None else Session(list(found))
-
-    def turns(self, session_id: str) -> list[Turn] | None:
-        session = self.read(session_id)
-        return None if session is None else session.turns
 
     def append(self, session_id: str, turn: Turn, seen: Session | None = None) -> list[Turn]:
         # `seen` is not needed: the read and the write are under one lock, so the append is atomic.
@@ -150,10 +143,6 @@ class DynamoSessionStore:
     def read(self, session_id: str) -> Session | None:
         session, live = self._stored(session_id)
         return session if live else None
-
-    def turns(self, session_id: str) -> list[Turn] | None:
-        session = self.read(session_id)
-        return None if session is None else session.turns
 
     def append(self, session_id: str, turn: Turn, seen: Session | None = None) -> list[Turn]:
         for attempt in range(self.APPEND_ATTEMPTS):

@@ -16,6 +16,7 @@ import pytest
 from ragfood.generator import GeneratorClient
 from ragfood.pipeline import Pipeline
 from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.sessions import SessionStore, Turn
 from ragfood.sync import sync_foods
 from ragfood_vector.launcher import VectorServer
 from tests.core.conftest import make_gateway
@@ -115,3 +116,9 @@ def stream_events(
             if name == stop_after:
                 break  # leaving the block hangs up, as a closed browser tab does
     return 200, received
+
+
+def stored_turns(store: SessionStore, session_id: str) -> list[Turn] | None:
+    """The session's turns as the store holds them; None when it is unknown or expired."""
+    session = store.read(session_id)
+    return None if session is None else session.turns

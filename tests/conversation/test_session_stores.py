@@ -21,7 +21,7 @@ from ragfood.sessions import (
     valid_session_id,
 )
 from ragfood.sync import sync_foods
-from tests.conversation.conftest import generator_for, pipeline_for
+from tests.conversation.conftest import generator_for, pipeline_for, stored_turns
 from tests.core.conftest import make_gateway
 from tests.support.samples import MOCHI, PHO
 
@@ -44,9 +44,9 @@ def test_a_store_keeps_the_turns_of_each_session_apart(store):
     mine, yours = new_session_id(), new_session_id()
     store.append(mine, Turn("q1", "q1", "a1", ["bibimbap"]))
     store.append(yours, Turn("q2", "q2", "a2", ["pho"]))
-    assert [t.question for t in store.turns(mine)] == ["q1"]
-    assert [t.question for t in store.turns(yours)] == ["q2"]
-    assert store.turns(new_session_id()) is None
+    assert [t.question for t in stored_turns(store, mine)] == ["q1"]
+    assert [t.question for t in stored_turns(store, yours)] == ["q2"]
+    assert stored_turns(store, new_session_id()) is None
 
 
 def test_a_store_keeps_only_the_last_turns(store):
@@ -54,7 +54,7 @@ def test_a_store_keeps_only_the_last_turns(store):
     turns = [Turn(f"q{i}", f"q{i}", f"a{i}", []) for i in range(MAX_TURNS + 3)]
     for turn in turns:
         kept = store.append(session, turn)
-    assert kept == store.turns(session) == turns[-MAX_TURNS:]
+    assert kept == stored_turns(store, session) == turns[-MAX_TURNS:]
 
 
 def test_turns_are_bounded_in_size():
@@ -67,9 +67,9 @@ def test_memory_sessions_expire():
     store = MemorySessionStore(ttl_s=0.2)
     session = new_session_id()
     store.append(session, Turn("q", "q", "a", []))
-    assert store.turns(session) is not None
+    assert stored_turns(store, session) is not None
     time.sleep(0.3)
-    assert store.turns(session) is None
+    assert stored_turns(store, session) is None
 
 
 def test_dynamodb_items_carry_their_expiry_and_expired_ones_are_not_read(dynamodb):
@@ -81,7 +81,7 @@ def test_dynamodb_items_carry_their_expiry_and_expired_ones_are_not_read(dynamod
     # DynamoDB deletes expired items only eventually: one still there must not be read.
     item["expires_at"] = {"N": str(int(time.time()) - 1)}
     dynamodb.put_item(TableName="sessions", Item=item)
-    assert store.turns(session) is None
+    assert stored_turns(store, session) is None
     # ...and the next append starts the session over rather than reviving its old turns.
     assert store.append(session, Turn("q2", "q2", "a2", [])) == [Turn("q2", "q2", "a2", [])]
 
@@ -94,14 +94,14 @@ def test_concurrent_appends_to_one_session_lose_no_turn(store):
         session = new_session_id()
         sent = [Turn(f"q{round_}.{i}", "", "", []) for i in range(MAX_TURNS)]
         appended_together(store, session, sent)
-        assert sorted(store.turns(session) or []) == sorted(sent), f"round {round_}"
+        assert sorted(stored_turns(store, session) or []) == sorted(sent), f"round {round_}"
 
 
 def test_concurrent_appends_stay_bounded(store):
     session = new_session_id()
     sent = [Turn(f"q{i}", "", "", []) for i in range(2 * MAX_TURNS + 1)]
     appended_together(store, session, sent)
-    kept = store.turns(session) or []
+    kept = stored_turns(store, session) or []
     assert len(kept) == MAX_TURNS and all(turn in sent for turn in kept)
 
 
@@ -149,10 +149,10 @@ def test_an_item_written_before_versions_still_takes_appends(dynamodb):
             "expires_at": {"N": str(int(time.time() + 60))},
         },
     )
-    assert store.turns(session) == [old]
+    assert stored_turns(store, session) == [old]
     sent = [Turn(f"q{i}", "", "", []) for i in range(MAX_TURNS - 1)]
     appended_together(store, session, sent)
-    assert sorted(store.turns(session) or []) == sorted([old, *sent])
+    assert sorted(stored_turns(store, session) or []) == sorted([old, *sent])
 
 
 def test_an_unknown_session_id_is_never_adopted(minilm_server, dataset_namespace):
@@ -163,7 +163,7 @@ def test_an_unknown_session_id_is_never_adopted(minilm_server, dataset_namespace
     invented = "a" * 32
     first = conversations.ask("What is bibimbap?", session_id=invented)
     assert first.session_id != invented and valid_session_id(first.session_id)
-    assert conversations.store.turns(invented) is None
+    assert stored_turns(conversations.store, invented) is None
 
 
 def test_one_session_never_resolves_with_another_sessions_turns(minilm_server, dataset_namespace):
@@ -202,7 +202,7 @@ def test_two_asks_at_once_in_one_session_both_keep_their_turn(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    kept = conversations.store.turns(first.session_id) or []
+    kept = stored_turns(conversations.store, first.session_id) or []
     assert sorted(t.question for t in kept) == sorted(["What is pho?", *asked])
 
 
@@ -224,7 +224,7 @@ def test_an_ask_reads_its_session_once(vector_server, fresh_namespace, dynamodb)
     calls.clear()
     conversations.ask("Is it a soup?", session_id=first.session_id)
     assert calls == ["GetItem", "PutItem"]
-    assert [t.question for t in conversations.store.turns(first.session_id) or []] == [
+    assert [t.question for t in stored_turns(conversations.store, first.session_id) or []] == [
         "What is pho?",
         "Is it a soup?",
     ]
