@@ -55,7 +55,7 @@ def _vector_checks(settings: Settings) -> list[Check]:
     except VectorAuthError as exc:
         return [Check("vector index", False, f"wrong token for reading: {exc}")]
     except VectorError as exc:
-        from ragfood_cli.main import describe
+        from ragfood_cli.render import describe
 
         return [Check("vector index", False, describe(str(exc)))]
     model = info.embedding_model or "none"

@@ -91,21 +91,8 @@ def _resume_gc() -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    print_error(describe(message))
+    print_error(message)
     return typer.Exit(code)
-
-
-def describe(message: str) -> str:
-    """A problem as the CLI prints it: a URL in it keeps no credentials, and an index that cannot
-    be reached at all comes with what to do."""
-    from ragfood.redact import redact_text
-
-    message = redact_text(message)
-    if message.startswith("cannot reach vector index"):  # ragfood.vector, on a transport error
-        message += (
-            "; start the local one with `ragfood vector serve`, or check UPSTASH_VECTOR_REST_URL"
-        )
-    return message
 
 
 def _core_settings() -> Any:
@@ -392,7 +379,7 @@ def chat(
             continue
         except RagfoodError as exc:
             console.print()
-            errors.print(f"[red]error:[/] {escape(describe(str(exc)))}", highlight=False)
+            print_error(str(exc))
             continue
         session_id = exchange.session_id
         console.print()
