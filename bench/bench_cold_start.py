@@ -105,6 +105,17 @@ def prepare_build(label: str, build: Path, work: Path) -> dict[str, Path]:
     return _build_layout(target)
 
 
+def sam_builds(specs: list[str]) -> dict[str, Path]:
+    """`--build LABEL=DIR` options as {label: directory}; exits when one holds no `sam build`."""
+    builds = {}
+    for spec in specs:
+        label, _, directory = spec.partition("=")
+        builds[label] = Path(directory).resolve()
+        if not (builds[label] / "template.yaml").is_file():
+            sys.exit(f"no sam build in {directory}: run `make sam-build` first")
+    return builds
+
+
 def build_with_recipe(
     source: Path, makefile: Path, artifacts: Path, python: str = PYTHON, minor: str | None = None
 ) -> None:
@@ -476,12 +487,7 @@ def main() -> None:
     if not args.build and (args.rebuild or not (default_build / "template.yaml").is_file()):
         print("running `make sam-build`", file=sys.stderr, flush=True)
         subprocess.run(["make", "-C", str(REPO), "sam-build"], check=True)
-    builds = {}
-    for spec in args.build or [f"ours={default_build}"]:
-        label, _, directory = spec.partition("=")
-        builds[label] = Path(directory).resolve()
-        if not (builds[label] / "template.yaml").is_file():
-            sys.exit(f"no sam build in {directory}: run `make sam-build` first")
+    builds = sam_builds(args.build or [f"ours={default_build}"])
 
     CACHE.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ragfood-coldstart-"))

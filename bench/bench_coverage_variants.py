@@ -31,7 +31,7 @@ import itertools
 import json
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import _common  # noqa: F401  (import paths)
@@ -73,13 +73,19 @@ def product(row: Fetched) -> list[Candidate]:
     return merge_candidates(question.question, dense, sparse)
 
 
+def with_stems(row: Fetched) -> Iterator[tuple[Candidate, list[str]]]:
+    """The product's candidates, each with its document's stems in order."""
+    documents = {f.id: f.document for f in [*row[2], *row[3]]}
+    for candidate in product(row):
+        yield candidate, stems(documents[candidate.id])
+
+
 def phrase_mix(share: float) -> Transform:
     def transform(row: Fetched) -> list[Candidate]:
         pairs = question_pairs(row[1].question)
-        documents = {f.id: f.document for f in [*row[2], *row[3]]}
         out = []
-        for c in product(row):
-            found = near_pairs(stems(documents[c.id]), 1)
+        for c, terms in with_stems(row):
+            found = near_pairs(terms, 1)
             phrase = sum(p in found for p in pairs) / len(pairs) if pairs else c.coverage
             out.append(c._replace(coverage=(1 - share) * c.coverage + share * phrase))
         return out
@@ -90,10 +96,8 @@ def phrase_mix(share: float) -> Transform:
 def split_pairs(penalty: float) -> Transform:
     def transform(row: Fetched) -> list[Candidate]:
         pairs = question_pairs(row[1].question)
-        documents = {f.id: f.document for f in [*row[2], *row[3]]}
         out = []
-        for c in product(row):
-            terms = stems(documents[c.id])
+        for c, terms in with_stems(row):
             near, present = near_pairs(terms, 3), set(terms)
             split = [p for p in pairs if p[0] in present and p[1] in present and p not in near]
             cut = penalty * len(split) / len(pairs) if pairs else 0.0

@@ -105,12 +105,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--build", action="append", default=[], metavar="LABEL=DIR")
     args = parser.parse_args()
-    builds = {}
-    for spec in args.build or [f"now={REPO / '.aws-sam' / 'build'}"]:
-        label, _, directory = spec.partition("=")
-        builds[label] = Path(directory).resolve()
-        if not (builds[label] / "template.yaml").is_file():
-            sys.exit(f"no sam build in {directory}: run `make sam-build` first")
+    builds = cold.sam_builds(args.build or [f"now={REPO / '.aws-sam' / 'build'}"])
 
     cold.CACHE.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ragfood-stages-"))
