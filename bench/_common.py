@@ -13,36 +13,11 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-REGIONS = ["Italy", "Japan", "Mexico", "India", "Peru", "Ghana", "Norway", "Vietnam", "Brazil"]
-TYPES = ["soup", "dessert", "main dish", "bread", "snack", "drink", "salad", "street food"]
-WORDS = [
-    "rice",
-    "beans",
-    "pork",
-    "beef",
-    "chicken",
-    "fish",
-    "noodles",
-    "cheese",
-    "tomato",
-    "chili",
-    "garlic",
-    "onion",
-    "ginger",
-    "lemon",
-    "honey",
-    "butter",
-    "flour",
-    "corn",
-    "potato",
-    "coconut",
-    "yoghurt",
-    "lamb",
-    "mushroom",
-    "pepper",
-    "sesame",
-    "vinegar",
-]
+# One vocabulary for every generated food, the migration tests' included.
+from tests.support.chroma import REGIONS as _CHROMA_REGIONS  # noqa: E402
+from tests.support.chroma import TYPES, WORDS  # noqa: E402
+
+REGIONS = ["Italy", *_CHROMA_REGIONS]
 
 
 def generated_foods(count: int, seed: int = 0, first: int = 0) -> list[dict[str, str]]:

@@ -21,9 +21,8 @@ from _common import REPO, median, print_table
 
 from ragfood_vector.launcher import VectorServer
 from tests.support.generator_stub import GeneratorStub
-from tests.support.serve import ragfood_serve
+from tests.support.serve import RAGFOOD, ragfood_serve
 
-RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 QUESTIONS = ["Which dishes use saffron?", "Tell me about paella", "What is sushi made of?"]
 
 

@@ -25,20 +25,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 
 import _common  # noqa: F401  (import paths)
 import numpy as np
-from bench_retrieval import SETS
-from pydantic import SecretStr
+from bench_retrieval import SETS, fetch_candidates
 
 from ragfood.relevance import RelevanceSettings, content_terms, merge_candidates, rank
-from ragfood.retry import RetryPolicy
-from ragfood.sync import sync_foods
-from ragfood.vector import VectorGateway, make_client
 from ragfood_cli import evaluate as ev
-from ragfood_vector.launcher import VectorServer
 
 FEATURES = ("blend", "dense", "coverage", "dense_margin", "agree", "top3", "sparse_per_term",
             "blend_margin")  # fmt: skip
@@ -101,22 +95,10 @@ def main() -> int:
     parser.add_argument("--weight", type=float, default=0.40, help="Lexical weight of ranking.")
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
-    rows, sets, questions = [], [], []
-    with (
-        tempfile.TemporaryDirectory(prefix="ragfood-bench-refusal-") as data_dir,
-        VectorServer(
-            embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
-        ) as server,
-    ):
-        client = make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
-        gateway = VectorGateway(server.url, SecretStr(server.token), client)
-        for name, (foods, questions_path, namespace) in SETS.items():
-            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
-            for q in ev.load_questions(questions_path):
-                dense, sparse = gateway.find(q.question, namespace=namespace, hybrid=True)
-                rows.append(features(q.question, dense, sparse, args.weight))
-                sets.append(name)
-                questions.append(q)
+    fetched = fetch_candidates(args.embedder)
+    rows = [features(q.question, dense, sparse, args.weight) for _, q, dense, sparse in fetched]
+    sets = [name for name, _, _, _ in fetched]
+    questions = [q for _, q, _, _ in fetched]
     x = np.array([[f[name] for name in FEATURES] for f, _ in rows])
     answerable = np.array([q.answerable for q in questions])
     position = np.array(

@@ -1,22 +1,24 @@
 """Retrieval quality, held out: dense, the server's RRF and DBSF fusion, and ours.
 
     .venv/bin/python bench/bench_retrieval.py [--embedder minilm|hash] [--skip-serve]
+        [--seeds 5] [--max-false-refusal 0.01]
 
 Starts the local vector service as `ragfood vector serve` runs by default (hybrid: MiniLM dense +
-BM25), ingests data/foods.json and data/eval/holdout/foods.json into their own namespaces, and
-fetches every question's results once per method. Then, for each method (its own score, and a
-min score chosen by the same calibration as `ragfood eval --calibrate`):
+BM25), ingests data/foods.json, data/eval/holdout/foods.json and data/eval/holdout2/foods.json
+into their own namespaces, and fetches every question's results once per method. Then, for each
+method (its own score, and a min score chosen by the same calibration as `ragfood eval
+--calibrate`):
 
 - data/eval/questions.json: 5-fold cross-validation; every figure is on questions the setting
   was not chosen on;
-- data/eval/holdout/questions.json: the setting chosen on ALL of questions.json, applied once.
+- holdout and holdout2: the setting chosen on ALL of questions.json, applied once.
 
 Then, for the product's rule ("ours"), the figures the shipped defaults are judged by:
 
-- both sets pooled, 5-fold cross-validation stratified by set and by answerable, repeated over
+- all sets pooled, 5-fold cross-validation stratified by set and by answerable, repeated over
   --seeds shuffles (one row per shuffle: how stable the held-out figures are);
-- cross-set, both directions: chosen on questions.json, scored on holdout; and the reverse;
-- the setting chosen on both sets pooled: the shipped defaults (RAGFOOD_LEXICAL_WEIGHT,
+- each set scored with the setting chosen on the other two;
+- the setting chosen on all sets pooled: the shipped defaults (RAGFOOD_LEXICAL_WEIGHT,
   RAGFOOD_MIN_SCORE in shared/ragfood/config.py).
 
 Methods: "dense" (queryMode DENSE, normalised cosine), "rrf" / "dbsf" (one HYBRID query fused by
@@ -25,7 +27,7 @@ batch, ranked and refused by dense score blended with lexical coverage; its lexi
 score chosen by the calibration).
 
 Last, unless --skip-serve: the product as users get it, through `ragfood serve` (HTTP POST /ask,
-no generator, top_k 3) with the DEFAULT settings, on both sets: recall@3 counts an answer whose
+no generator, top_k 3) with the DEFAULT settings, on every set: recall@3 counts an answer whose
 sources include an expected id, "refused" an answer with no sources.
 """
 
@@ -34,11 +36,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import _common  # noqa: F401  (import paths)
@@ -47,24 +48,64 @@ from pydantic import SecretStr
 from upstash_vector import Index
 from upstash_vector.types import FusionAlgorithm, QueryMode
 
-from ragfood.relevance import Candidate, RelevanceSettings
+from ragfood.relevance import Candidate, Found, RelevanceSettings
 from ragfood.retrieval import Retriever
 from ragfood.retry import RetryPolicy
 from ragfood.sync import sync_foods
 from ragfood.vector import VectorGateway, make_client
 from ragfood_cli import evaluate as ev
-from ragfood_vector.launcher import VectorServer, free_port
+from ragfood_vector.launcher import VectorServer
+from tests.support.serve import ragfood_serve
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = {
     "questions.json": (REPO / "data" / "foods.json", REPO / "data/eval/questions.json", "main"),
-    "holdout": (
-        REPO / "data/eval/holdout/foods.json",
-        REPO / "data/eval/holdout/questions.json",
-        "holdout",
-    ),
+    **{
+        name: (
+            REPO / f"data/eval/{name}/foods.json",
+            REPO / f"data/eval/{name}/questions.json",
+            name,
+        )
+        for name in ("holdout", "holdout2")
+    },
 }
 DEPTH = 10
+
+
+def local_gateway(server: VectorServer) -> VectorGateway:
+    """The layer's gateway on the local service, retrying as a loaded machine needs."""
+    return VectorGateway(
+        server.url, SecretStr(server.token), make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
+    )
+
+
+@contextmanager
+def indexed_sets(embedder: str) -> Iterator[tuple[VectorServer, VectorGateway]]:
+    """A fresh local hybrid index holding every labelled set's foods, each in its namespace."""
+    with (
+        tempfile.TemporaryDirectory(prefix="ragfood-bench-sets-") as data_dir,
+        VectorServer(
+            embedder=embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
+        ) as server,
+    ):
+        gateway = local_gateway(server)
+        for foods, _, namespace in SETS.values():
+            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
+        yield server, gateway
+
+
+def fetch_candidates(embedder: str) -> list[tuple[str, ev.Question, list[Found], list[Found]]]:
+    """Every labelled question's dense and sparse candidates, as the ask path's single batch
+    request returns them, from a fresh local hybrid index: (set, question, dense, sparse)."""
+    rows = []
+    with indexed_sets(embedder) as (_, gateway):
+        for name, (_, questions_path, namespace) in SETS.items():
+            for q in ev.load_questions(questions_path):
+                dense, sparse = gateway.find(
+                    q.question, namespace=namespace, hybrid=True, depth=DEPTH
+                )
+                rows.append((name, q, dense, sparse))
+    return rows
 
 
 def score_only(
@@ -113,7 +154,6 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 def serve_measure(server: VectorServer, questions_path: Path, namespace: str) -> ev.EvalResult:
     """POST /ask to `ragfood serve` (defaults, no generator, top_k 3) for every question."""
-    port = free_port()
     env = {
         **os.environ,
         **server.client_env(),
@@ -123,20 +163,7 @@ def serve_measure(server: VectorServer, questions_path: Path, namespace: str) ->
     }
     for name in ("RAGFOOD_MIN_SCORE", "RAGFOOD_LEXICAL_WEIGHT", "RAGFOOD_RETRIEVAL"):
         env.pop(name, None)  # the defaults, as a user gets them
-    process = subprocess.Popen(
-        [str(REPO / ".venv/bin/ragfood"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with ragfood_serve(env) as url:
         result = ev.EvalResult(min_score=float("nan"))
         for q in ev.load_questions(questions_path):
             body = httpx.post(
@@ -154,37 +181,40 @@ def serve_measure(server: VectorServer, questions_path: Path, namespace: str) ->
                 result.hits_at[k] += position is not None and position <= k
             result.reciprocal_rank_sum += 1 / position if position else 0.0
         return result
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
-def print_robustness(observed: dict[str, dict[str, list[ev.Observation]]], seeds: int) -> None:
-    """The product's rule held out on both sets: pooled CV per shuffle, then cross-set."""
-    main, holdout = observed["questions.json"]["ours"], observed["holdout"]["ours"]
-    pooled = main + holdout
-    groups = ["questions.json"] * len(main) + ["holdout"] * len(holdout)
+def print_robustness(
+    observed: dict[str, dict[str, list[ev.Observation]]], seeds: int, max_false_refusal: float
+) -> None:
+    """The product's rule held out on every set: pooled CV per shuffle, then leave one set out."""
+
+    def choose(observations: Sequence[ev.Observation]) -> RelevanceSettings:
+        return ev.choose(observations, max_false_refusal=max_false_refusal)
+
+    sets = {name: methods["ours"] for name, methods in observed.items()}
+    pooled = [obs for observations in sets.values() for obs in observations]
+    groups = [name for name, observations in sets.items() for _ in observations]
     header = ["evaluation", "set", "R@1", "R@3", "R@5", "MRR", "refused", "wrongly refused",
               "setting chosen (per fold / once)"]  # fmt: skip
     rows, total = [], ev.EvalResult(min_score=float("nan"))
     for seed in range(seeds):
-        cv = ev.calibrate(pooled, k=5, seed=seed, groups=groups)
+        cv = ev.calibrate(pooled, k=5, seed=seed, groups=groups, choose_fn=choose)
         ev._accumulate(total, cv.held_out)
         chosen = ", ".join(f"{f['lexical_weight']:.2f}/{f['min_score']:.4g}" for f in cv.folds)
-        rows.append(row(f"pooled 5-fold CV, seed {seed}", "both", cv.held_out, chosen))
-    rows.append(row(f"pooled 5-fold CV, {seeds} seeds", "both", total, "all folds above"))
-    for name, (train, test) in {
-        "questions.json -> holdout": (main, holdout),
-        "holdout -> questions.json": (holdout, main),
-    }.items():
-        setting, result = ev.transfer(train, test)
+        rows.append(row(f"pooled 5-fold CV, seed {seed}", "all", cv.held_out, chosen))
+    rows.append(row(f"pooled 5-fold CV, {seeds} seeds", "all", total, "all folds above"))
+    for name, test in sets.items():
+        train = [
+            obs for other, observations in sets.items() if other != name for obs in observations
+        ]
+        setting, result = ev.transfer(train, test, choose)
         chosen = f"w {setting.lexical_weight:.2f}, min {setting.min_score:.4g}"
-        rows.append(row("cross-set", name, result, chosen))
-    shipped = ev.choose(pooled)
-    print("\nThe product's rule held out on both labelled sets (blend of dense + coverage)\n")
+        rows.append(row("chosen on the other sets", name, result, chosen))
+    shipped = choose(pooled)
+    print("\nThe product's rule held out on every labelled set (blend of dense + coverage)\n")
     print_table(header, rows)
     print(
-        f"\nChosen on both sets pooled (the shipped defaults): "
+        f"\nChosen on all sets pooled (the shipped defaults): "
         f"RAGFOOD_LEXICAL_WEIGHT={shipped.lexical_weight} RAGFOOD_MIN_SCORE={shipped.min_score}"
     )
 
@@ -194,19 +224,17 @@ def main() -> int:
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "hash"])
     parser.add_argument("--skip-serve", action="store_true")
     parser.add_argument("--seeds", type=int, default=5, help="Shuffles of the pooled CV.")
+    parser.add_argument(
+        "--max-false-refusal",
+        type=float,
+        default=ev.MAX_FALSE_REFUSAL,
+        help="Share of training answerable questions the calibration may refuse (product: 0.01).",
+    )
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="ragfood-bench-retrieval-") as data_dir,
-        VectorServer(
-            embedder=args.embedder, sparse="bm25", data_dir=data_dir, startup_timeout=180
-        ) as server,
-    ):
-        client = make_client(RetryPolicy(4, 0.1, 1.0), 60.0)
-        gateway = VectorGateway(server.url, SecretStr(server.token), client)
+    with indexed_sets(args.embedder) as (server, gateway):
         index = Index(url=server.url, token=server.token, retries=0, allow_telemetry=False)
         observed: dict[str, dict[str, list[ev.Observation]]] = {}
-        for name, (foods, questions_path, namespace) in SETS.items():
-            sync_foods(foods.read_bytes(), gateway, namespace=namespace, source=foods.name)
+        for name, (_, questions_path, namespace) in SETS.items():
             questions = ev.load_questions(questions_path)
             retriever = Retriever(gateway, RelevanceSettings(0.0, 0.0), mode="hybrid")
             methods = {
@@ -233,12 +261,13 @@ def main() -> int:
             cv = ev.calibrate(train, k=5, seed=0, choose_fn=choose)
             per_fold = ", ".join(f"{f['min_score']:.4g}" for f in cv.folds)
             rows.append(row(method, "questions.json (5-fold CV)", cv.held_out, per_fold))
-            held = ev.evaluate(observed["holdout"][method], cv.chosen)
             setting = f"w {cv.chosen.lexical_weight:.2f}, min {cv.chosen.min_score:.4g}"
-            rows.append(row(method, "holdout (never tuned on)", held, setting))
+            for name in ("holdout", "holdout2"):
+                held = ev.evaluate(observed[name][method], cv.chosen)
+                rows.append(row(method, f"{name} (never tuned on)", held, setting))
         print(f"\nHeld-out retrieval ({args.embedder} + BM25 hybrid index, top_k up to 5)\n")
         print_table(header, rows)
-        print_robustness(observed, args.seeds)
+        print_robustness(observed, args.seeds, args.max_false_refusal)
 
         if not args.skip_serve:
             print("\nThrough `ragfood serve` (defaults, no generator, top_k 3)\n")

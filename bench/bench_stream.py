@@ -22,9 +22,8 @@ from _common import REPO, median, print_table
 from ragfood_cli.stream_client import events
 from ragfood_vector.launcher import VectorServer
 from tests.support.generator_stub import GeneratorStub
-from tests.support.serve import ragfood_serve
+from tests.support.serve import RAGFOOD, ragfood_serve
 
-RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
 QUESTIONS = ["Tell me about bibimbap, the Korean rice bowl", "What is pho?", "a Japanese dessert"]
 
 

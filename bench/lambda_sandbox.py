@@ -261,8 +261,10 @@ def run_cold_start(
     tracing: bool,
     memory_mb: int = 512,
     verbose_imports: bool = False,
+    bootstrap: str = BOOTSTRAP,
 ) -> dict[str, Any]:
-    """One fresh interpreter: import the handler, invoke it once with the event."""
+    """One fresh interpreter: import the handler, invoke it once with the event (`bootstrap`:
+    the runtime's stand-in; bench/cold_start_stages.py passes one that times each import)."""
     out = scratch / "result.json"
     spec = {
         "path": [
@@ -276,7 +278,7 @@ def run_cold_start(
     }
     flags = ["-B", "-S"] + (["-v"] if verbose_imports else [])
     proc = subprocess.run(
-        [PYTHON, *flags, "-c", BOOTSTRAP, json.dumps(spec)],
+        [PYTHON, *flags, "-c", bootstrap, json.dumps(spec)],
         env=lambda_env(function, runtime, scratch, tracing=tracing, memory_mb=memory_mb),
         cwd=function.task,
         capture_output=True,

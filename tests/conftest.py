@@ -13,6 +13,12 @@ These are dense-only indexes (``sparse="none"``, ``PRODUCT_INDEX_SPARSE``): the 
 were written for dense scores, and the vector service's dense conformance suite runs on them.
 Hybrid (dense + BM25) services: ``VectorServer(sparse="bm25")`` or
 ``start_vector_server(sparse="bm25")``; tests/vector/conftest.py has a session one.
+
+AWS: ``moto_endpoint`` is moto's standalone server over HTTP (S3, DynamoDB, SSM...), one for the
+session.
+
+The generator: ``stub`` is the session's Ollama/OpenAI-protocol stub server
+(tests/support/generator_stub.py), reset to answering normally before each test.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 import pytest
 
 from ragfood_vector.launcher import VectorServer
+from tests.support.generator_stub import GeneratorStub
 
 _namespace_numbers = itertools.count()
 
@@ -68,3 +75,26 @@ def start_vector_server() -> Iterator[Callable[..., VectorServer]]:
     yield start
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def generator_stub() -> Iterator[GeneratorStub]:
+    with GeneratorStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def stub(generator_stub: GeneratorStub) -> GeneratorStub:
+    generator_stub.reset()
+    return generator_stub
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer  # imported by the suites that reach AWS only
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -13,12 +13,10 @@ from __future__ import annotations
 from ragfood import startup  # isort: skip
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from askapi import errors
@@ -28,6 +26,9 @@ from askapi.routes import ask, health, page, stream
 from askapi.security import REQUIRES_API_KEY
 from ragfood import budget, cors, services
 from ragfood.telemetry import publish_metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 
@@ -42,9 +43,11 @@ app.add_middleware(InvocationDeadline)  # under Lambda Web Adapter; the handler'
 if stage := os.environ.get("RAGFOOD_API_ROOT_PATH", "").rstrip("/"):
     app.add_middleware(StagePrefix, prefix=stage)
 if origins := cors.allowed_origins():  # added last: outermost, so every answer carries it
+    from fastapi.middleware.cors import CORSMiddleware  # only paid for where CORS is on
+
     app.add_middleware(CORSMiddleware, **cors.middleware_options(origins))
 errors.register(app)
-app.include_router(ask.router, dependencies=REQUIRES_API_KEY)
+ask.register(app, dependencies=REQUIRES_API_KEY)
 app.include_router(stream.router, dependencies=REQUIRES_API_KEY)
 app.include_router(health.router)
 app.include_router(page.router)

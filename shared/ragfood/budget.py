@@ -14,7 +14,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -22,16 +22,18 @@ T = TypeVar("T")
 
 
 class Deadline:
-    """A point in (monotonic) time; `Deadline.none()` never expires."""
+    """A point in time on a clock (`time.monotonic` unless another is given, e.g. a test's);
+    `Deadline.none()` never expires. Deadlines are compared only on the same clock."""
 
-    __slots__ = ("_at",)
+    __slots__ = ("_at", "_clock")
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._at = at
+        self._clock = clock
 
     @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + max(0.0, seconds))
+    def after(cls, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + max(0.0, seconds), clock)
 
     @classmethod
     def none(cls) -> Deadline:
@@ -43,11 +45,11 @@ class Deadline:
 
     def remaining(self) -> float:
         """Seconds left (never negative; infinite for `Deadline.none()`)."""
-        return max(0.0, self._at - time.monotonic())
+        return max(0.0, self._at - self._clock())
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() >= self._at
+        return self._clock() >= self._at
 
     def earliest(self, other: Deadline | None) -> Deadline:
         """The sooner of two deadlines."""

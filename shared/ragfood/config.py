@@ -7,7 +7,8 @@ per container. A plain pydantic model fed from `os.environ` does what pydantic-s
 a fraction of its import time (which every cold start pays).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate every annotation from its
+# string again when it builds the settings, ~0.3 ms of each cold start (docs/performance.md).
 
 import os
 from typing import Literal
@@ -15,6 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from ragfood.errors import ConfigError
+
+# The relevance defaults (see `Settings.min_score`), also the Pipeline's own defaults.
+MIN_SCORE = 0.545
+LEXICAL_WEIGHT = 0.55
 
 
 def _env(name: str, **kwargs):
@@ -61,8 +66,8 @@ class Settings(BaseModel):
     # --calibrate` on BOTH labelled sets pooled (bench/bench_retrieval.py prints it with its
     # held-out figures: pooled CV and cross-set; docs/performance.md, Retrieval); re-calibrate
     # for another embedding model.
-    min_score: float = _env("RAGFOOD_MIN_SCORE", default=0.56, ge=0, le=1)
-    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=0.40, ge=0, le=1)
+    min_score: float = _env("RAGFOOD_MIN_SCORE", default=MIN_SCORE, ge=0, le=1)
+    lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=LEXICAL_WEIGHT, ge=0, le=1)
     # auto: read the index kind (hybrid or dense-only) from info() once per container.
     retrieval: Literal["auto", "dense", "hybrid"] = _env("RAGFOOD_RETRIEVAL", default="auto")
     batch_size: int = _env("RAGFOOD_BATCH_SIZE", default=500, ge=1, le=1000)

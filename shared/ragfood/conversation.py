@@ -4,20 +4,25 @@ resolved question, remember the turn. Shared by the ask API (both routes) and `r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ragfood import budget
 from ragfood.budget import Deadline
 from ragfood.followup import resolve
 from ragfood.log import logger
 from ragfood.pipeline import Answer, AskOptions, Pipeline
-from ragfood.sessions import MAX_TURNS, SessionStore, Turn, new_session_id, valid_session_id
+from ragfood.sessions import (
+    NEW_SESSION,
+    Session,
+    SessionStore,
+    Turn,
+    new_session_id,
+    valid_session_id,
+)
 from ragfood.vector import Hit
 
 
-@dataclass
-class Exchange:
+class Exchange(NamedTuple):  # not a dataclass: cheaper to define (ragfood.relevance)
     answer: Answer
     session_id: str
     resolved_question: str
@@ -36,13 +41,13 @@ class Conversations:
         self.pipeline = pipeline
         self.store = store
 
-    def open(self, session_id: str | None) -> tuple[str, list[Turn]]:
-        """The id to use and its turns. Unknown or expired ids get a fresh id, never adopted."""
+    def open(self, session_id: str | None) -> tuple[str, Session]:
+        """The id to use and its session. Unknown or expired ids get a fresh id, never adopted."""
         if session_id and valid_session_id(session_id):
-            turns = self.store.turns(session_id)
-            if turns is not None:
-                return session_id, turns
-        return new_session_id(), []
+            session = self.store.read(session_id)
+            if session is not None:
+                return session_id, session
+        return new_session_id(), NEW_SESSION
 
     def ask(
         self,
@@ -58,8 +63,8 @@ class Conversations:
         # One budget for the whole exchange: resolving the follow-up spends from it too.
         if deadline is None:
             deadline = Deadline.after(self.pipeline.budget_s).earliest(budget.current())
-        session_id, turns = self.open(session_id)
-        resolution = resolve(question.strip(), turns, self.pipeline.generator, deadline)
+        session_id, session = self.open(session_id)
+        resolution = resolve(question.strip(), session.turns, self.pipeline.generator, deadline)
         if on_resolved:
             on_resolved(session_id, resolution.question)
         answer = self.pipeline.ask(
@@ -73,7 +78,10 @@ class Conversations:
             question, resolution.question, answer.answer, [h.id for h in answer.sources]
         )
         try:
-            self.store.save(session_id, [*turns, turn][-MAX_TURNS:])
+            # Appended to what the store holds now, not merely to the session as read above:
+            # another ask in it may have finished meanwhile, and its turn must not be lost (the
+            # store re-reads only then).
+            self.store.append(session_id, turn, seen=session)
         except Exception as exc:  # losing the memory must not lose the answer
             logger.warning("could not save the session", extra={"error": type(exc).__name__})
         return Exchange(answer, session_id, resolution.question, resolution.how)

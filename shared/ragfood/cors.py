@@ -16,7 +16,8 @@ from typing import Any
 from ragfood.errors import ConfigError
 
 CORS_ENV = "RAGFOOD_CORS_ORIGINS"
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+# A pattern string: `re` compiles it (once) only where origins are configured.
+_ORIGIN = r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$"
 
 
 def allowed_origins(environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -24,7 +25,7 @@ def allowed_origins(environ: Mapping[str, str] = os.environ) -> list[str]:
     raw = environ.get(CORS_ENV, "")
     origins = [part.strip().rstrip("/") for part in raw.split(",") if part.strip()]
     for origin in origins:
-        if origin != "*" and not _ORIGIN.match(origin):
+        if origin != "*" and not re.match(_ORIGIN, origin):
             raise ConfigError(
                 f"{CORS_ENV}: {origin!r} is not an origin; give '*' or scheme://host[:port] "
                 "(no path), comma-separated"

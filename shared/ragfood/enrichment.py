@@ -9,12 +9,12 @@ from __future__ import annotations
 
 def enrich(text: str, region: str | None, type_: str | None) -> str:
     """The text that is embedded: the item's own words plus its region and type."""
-    parts = [text.strip()]
+    enriched = text.strip()  # built by concatenation: this runs for every item of every upload
     if region:
-        parts.append(f"This food is popular in {region}.")
+        enriched += f" This food is popular in {region}."
     if type_:
-        parts.append(f"It is a type of {type_}.")
-    return " ".join(parts)
+        enriched += f" It is a type of {type_}."
+    return enriched
 
 
 def recover_text(data: str, region: str | None, type_: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired
 
@@ -56,6 +57,8 @@ class FoodItem(TypedDict):
 
 
 _validate_food_item = TypeAdapter(FoodItem).validate_python
+# A whole upload in one call: ~2x faster than item by item; used when every item is valid.
+_validate_food_items = TypeAdapter(list[FoodItem]).validate_python
 
 
 @dataclass(slots=True)  # not frozen: frozen dataclasses construct ~3x slower, and we make 50k
@@ -72,13 +75,13 @@ class FoodRecord:
 
     def metadata(self, source: str) -> dict[str, Any]:
         """What is stored beside the data: never the text (it is the data, see `recover_text`)."""
-        meta: dict[str, Any] = dict(self.extra)
-        meta.update(hash=self.hash, source=source)
+        # Built as literals (not dict.update calls): this runs for every item written.
+        meta: dict[str, Any] = {**self.extra, "hash": self.hash, "source": source}
         # *_key copies are lower-cased so that filters match "thailand" and "Thailand" alike.
         if self.region:
-            meta.update(region=self.region, region_key=self.region.casefold())
+            meta["region"], meta["region_key"] = self.region, self.region.casefold()
         if self.type:
-            meta.update(type=self.type, type_key=self.type.casefold())
+            meta["type"], meta["type_key"] = self.type, self.type.casefold()
         return meta
 
 
@@ -117,11 +120,17 @@ def parse_foods(
     raw: bytes, source: str = "foods.json", max_bytes: int = MAX_FILE_BYTES
 ) -> ParsedFoods:
     """Validate a whole upload. Raises FoodFileError only when no item can be read at all."""
-    items = _load_array(raw, source, max_bytes)
-    parsed = ParsedFoods()
+    items, has_nan = _load_array(raw, source, max_bytes)
+    warnings: list[str] = []
+    valid_items = None if has_nan else _validate_all(items)
+    if valid_items is None:
+        results = (_validate_item(item, i, warnings) for i, item in enumerate(items))
+    else:
+        del items  # pydantic made copies: the parsed JSON can go before the records are built
+        results = (_record(valid, i, warnings) for i, valid in enumerate(valid_items))
+    parsed = ParsedFoods(warnings=warnings)
     first_seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        record_or_reason = _validate_item(item, index, parsed.warnings)
+    for index, record_or_reason in enumerate(results):
         if isinstance(record_or_reason, Reject):
             parsed.rejects.append(record_or_reason)
             continue
@@ -138,7 +147,17 @@ def parse_foods(
     return parsed
 
 
-def _load_array(raw: bytes, source: str, max_bytes: int) -> list[Any]:
+def _validate_all(items: list[Any]) -> list[FoodItem] | None:
+    """Every item validated in one call, or None when any is invalid: the caller then checks
+    them one by one, so that each bad item gets its own reject and the rest still go in."""
+    try:
+        return _validate_food_items(items)
+    except ValidationError:
+        return None
+
+
+def _load_array(raw: bytes, source: str, max_bytes: int) -> tuple[list[Any], bool]:
+    """The upload's items, and whether NaN/Infinity literals appear anywhere in it."""
     if len(raw) > max_bytes:
         raise FoodFileError(source, f"file is {len(raw)} bytes; the limit is {max_bytes}")
     if raw[:2] == b"\x1f\x8b":
@@ -154,8 +173,14 @@ def _load_array(raw: bytes, source: str, max_bytes: int) -> list[Any]:
         ) from None
     if not text.strip():
         raise FoodFileError(source, "file is empty; expected a JSON array of food items")
+    constants: list[str] = []  # NaN/Infinity literals seen; usually none, sparing a check per item
+
+    def constant(name: str) -> object:
+        constants.append(name)
+        return _NAN
+
     try:
-        data = json.loads(text, parse_constant=lambda _name: _NAN)
+        data = json.loads(text, parse_constant=constant)
     except RecursionError:
         raise FoodFileError(source, "JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -165,7 +190,7 @@ def _load_array(raw: bytes, source: str, max_bytes: int) -> list[Any]:
         raise FoodFileError(source, f"expected a JSON array of food items, got {kind}")
     if len(data) > MAX_ITEMS:
         raise FoodFileError(source, f"{len(data)} items; the limit is {MAX_ITEMS}")
-    return data
+    return data, bool(constants)
 
 
 def _describe_json_error(text: str, exc: json.JSONDecodeError) -> str:
@@ -192,7 +217,34 @@ def _validate_item(item: Any, index: int, warnings: list[str]) -> FoodRecord | R
         valid = _validate_food_item(item)
     except ValidationError as exc:
         return Reject(index, item_id, _describe_item_errors(exc))
+    return _record(valid, index, warnings)
+
+
+def _record(valid: FoodItem, index: int, warnings: list[str]) -> FoodRecord | Reject:
+    """The record of an item that passed validation (or why it still cannot be indexed)."""
     item_id, text = valid["id"], valid["text"]
+    extra: dict[str, str | int | float | bool] = {}
+    # Most items have only the known fields: spare them the loop.
+    if not _KNOWN_FIELDS.issuperset(valid):
+        extra = _extra_fields(valid, index, warnings)
+        if problem := _unwritable(extra):
+            return Reject(index, item_id, problem)
+    # Cheap length test first: a str can never take more than 4 bytes per character.
+    if len(text) * 4 > MAX_TEXT_BYTES and len(text.encode()) > MAX_TEXT_BYTES:
+        size = len(text.encode())
+        return Reject(index, item_id, f"field 'text' is {size} bytes; limit {MAX_TEXT_BYTES}")
+    region, type_ = valid.get("region") or None, valid.get("type") or None
+    enriched = enrich(text, region, type_)
+    # Positional: ~15 % faster than by keyword, for every item of every upload (field order).
+    return FoodRecord(item_id, text, region, type_, extra, enriched, content_hash(enriched, extra))
+
+
+def _extra_fields(
+    valid: FoodItem, index: int, warnings: list[str]
+) -> dict[str, str | int | float | bool]:
+    """The item's own fields beyond id/text/region/type that are kept (scalars), with a warning
+    for each one that is not."""
+    item_id = valid["id"]
     extra: dict[str, str | int | float | bool] = {}
     for key, value in valid.items():
         if key in _KNOWN_FIELDS:
@@ -206,21 +258,22 @@ def _validate_item(item: Any, index: int, warnings: list[str]) -> FoodRecord | R
                 f"item {index} (id {item_id!r}): field {key!r} is {_json_kind(value)}; "
                 "only strings, numbers and booleans are kept"
             )
-    # Cheap length test first: a str can never take more than 4 bytes per character.
-    if len(text) * 4 > MAX_TEXT_BYTES and len(text.encode()) > MAX_TEXT_BYTES:
-        size = len(text.encode())
-        return Reject(index, item_id, f"field 'text' is {size} bytes; limit {MAX_TEXT_BYTES}")
-    region, type_ = valid.get("region") or None, valid.get("type") or None
-    enriched = enrich(text, region, type_)
-    return FoodRecord(
-        id=item_id,
-        text=text,
-        region=region,
-        type=type_,
-        extra=extra,
-        enriched=enriched,
-        hash=content_hash(enriched, extra),
-    )
+    return extra
+
+
+def _unwritable(extra: dict[str, str | int | float | bool]) -> str | None:
+    """Why a kept field cannot be stored, if it cannot: a number beyond float range (1e999 reads
+    as infinity, which JSON cannot carry; the write would fail every time it is retried) or text
+    with a lone surrogate (not encodable as UTF-8)."""
+    for key, value in extra.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"field {key!r} is out of range ({value}), not allowed in JSON"
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"field {key!r} is not valid Unicode (it holds a lone surrogate)"
+    return None
 
 
 def _describe_item_errors(exc: ValidationError) -> str:

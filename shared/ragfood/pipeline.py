@@ -14,13 +14,13 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from cachetools import TTLCache
 
 from ragfood import budget
 from ragfood.budget import BudgetExhausted, Deadline
+from ragfood.config import LEXICAL_WEIGHT, MIN_SCORE
 from ragfood.errors import GeneratorError, GeneratorTimeout, RagfoodError
 from ragfood.generator import GeneratorClient
 from ragfood.log import logger
@@ -36,8 +36,7 @@ class InvalidQuestion(RagfoodError, ValueError):
     """The caller's request is unusable; the message names the field."""
 
 
-@dataclass(frozen=True)
-class AskOptions:
+class AskOptions(NamedTuple):  # not a frozen dataclass: cheaper to define (ragfood.relevance)
     top_k: int | None = None
     min_score: float | None = None
     region: str | None = None
@@ -45,15 +44,14 @@ class AskOptions:
     namespace: str | None = None
 
 
-@dataclass
-class Answer:
+class Answer(NamedTuple):  # immutable like the other records (ragfood.relevance), also cached
     question: str
     answer: str
     sources: list[Hit]
     generator: dict[str, Any]
     degraded: bool = False
     reason: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = {}  # noqa: RUF012 (never mutated: `_ask` sets its own)
     cached: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,13 +77,13 @@ class Pipeline:
         generator: GeneratorClient | None,
         *,
         top_k: int = 4,
-        min_score: float = 0.56,
+        min_score: float = MIN_SCORE,
         namespace: str = "",
         cache_ttl_s: float = 300.0,
         cache_size: int = 256,
         no_answer_ttl_s: float = 0.0,
         budget_s: float = 25.0,
-        lexical_weight: float = 0.40,
+        lexical_weight: float = LEXICAL_WEIGHT,
         retrieval: RetrievalMode = "auto",
     ) -> None:
         self.gateway = gateway
@@ -153,7 +151,7 @@ class Pipeline:
                 on_sources(cached.sources)
             if on_token:
                 on_token(cached.answer)
-            return replace(cached, cached=True, timings_ms={"total": _ms(started)})
+            return cached._replace(cached=True, timings_ms={"total": _ms(started)})
 
         hits = self._query(question, options, filter_)
         retrieved = time.perf_counter()
@@ -174,7 +172,7 @@ class Pipeline:
             answer = self._generate(question, hits, on_token, deadline)
             timings["generate"] = _ms(retrieved)
         timings["total"] = _ms(started)
-        answer.timings_ms = timings
+        answer = answer._replace(timings_ms=timings)
         if not answer.degraded:
             self._remember(key, answer)
         logger.info(
@@ -194,8 +192,7 @@ class Pipeline:
         return self._query(question, options, _filter_for(options))
 
     def _with_defaults(self, options: AskOptions) -> AskOptions:
-        return replace(
-            options,
+        return options._replace(
             top_k=options.top_k or self.top_k,
             min_score=self.min_score if options.min_score is None else options.min_score,
             namespace=self.namespace if options.namespace is None else options.namespace,

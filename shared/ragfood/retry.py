@@ -11,27 +11,24 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from ragfood import budget
+
+# tenacity is imported only when a request has failed once (RetryingTransport._retry): almost
+# every request succeeds at once, and its import is ~4 ms of the ask function's cold start.
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):  # not a frozen dataclass: cheaper to define (ragfood.relevance)
     max_attempts: int = 4
     initial_s: float = 0.2
     max_s: float = 4.0
@@ -90,23 +87,50 @@ class RetryingTransport(httpx.BaseTransport):
         self._on_retry = on_retry
         self._sleep = sleep
         self._give_up = give_up
-        self._backoff = wait_exponential_jitter(
-            multiplier=self._policy.initial_s, max=self._policy.max_s, jitter=self._policy.initial_s
-        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        policy = self._policy
         deadline = budget.current()
+        try:
+            return self._send_once(request, deadline)
+        except (_RetryableStatus, httpx.TransportError) as failure:
+            return self._retry(request, deadline, failure)
+
+    def _retry(
+        self, request: httpx.Request, deadline: budget.Deadline, first_failure: Exception
+    ) -> httpx.Response:
+        """The attempts after a failed first one, under the policy (tenacity).
+
+        The first attempt's outcome is replayed as tenacity's attempt 1 (not sent again), so
+        the attempt count, backoff, stop conditions and reports are those of one policy.
+        """
+        from tenacity import (
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential_jitter,
+        )
+
+        policy = self._policy
+        backoff = wait_exponential_jitter(
+            multiplier=policy.initial_s, max=policy.max_s, jitter=policy.initial_s
+        )
+        replay: list[Exception] = [first_failure]
+
+        def attempt() -> httpx.Response:
+            if replay:
+                raise replay.pop()
+            return self._send_once(request, deadline)
+
         retrying = Retrying(
             stop=stop_after_attempt(policy.max_attempts) | _no_time_left(deadline),
-            wait=self._wait,
+            wait=lambda state: self._wait(state, float(backoff(state))),
             retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),
             before_sleep=self._report,
             sleep=self._sleep,
             reraise=True,
         )
         try:
-            return retrying(self._send_once, request, deadline)
+            return retrying(attempt)
         except _RetryableStatus as exhausted:
             return exhausted.response
 
@@ -134,8 +158,7 @@ class RetryingTransport(httpx.BaseTransport):
             raise _RetryableStatus(response)
         return response
 
-    def _wait(self, state: RetryCallState) -> float:
-        backoff = float(self._backoff(state))
+    def _wait(self, state: RetryCallState, backoff: float) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableStatus):
             asked = retry_after_s(exc.response.headers.get("retry-after"))
@@ -189,10 +212,11 @@ def retrying_client(
     inner: httpx.BaseTransport | None = None,
     response_hooks: list[Callable[[httpx.Response], None]] | None = None,
     give_up: GiveUp | None = None,
+    client_class: type[httpx.Client] = httpx.Client,
 ) -> httpx.Client:
     """An httpx client that retries per `policy`; build one per destination (`url`) and container
     and share it."""
-    return httpx.Client(
+    return client_class(
         transport=RetryingTransport(
             inner or http_transport(url), policy, on_retry=on_retry, give_up=give_up
         ),

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from ragfood.budget import Deadline
 from ragfood.errors import VectorUnavailable
 
 T = TypeVar("T")
@@ -34,16 +35,12 @@ class RetryBudget:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.seconds = seconds
-        self._ends_at = clock() + seconds
+        self.deadline = Deadline.after(seconds, clock=clock)
         self._pause_s = pause_s
         self._max_pause_s = max_pause_s
-        self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self.retries = 0  # whole operations retried, across all threads of this ingest
-
-    def remaining(self) -> float:
-        return max(0.0, self._ends_at - self._clock())
 
     def __call__(self, operation: Callable[[], T]) -> T:
         round_ = 0
@@ -52,7 +49,7 @@ class RetryBudget:
                 return operation()
             except VectorUnavailable as exc:
                 pause = min(self._max_pause_s, self._pause_s * 2**round_) * random.uniform(0.5, 1)
-                if pause >= self.remaining():
+                if pause >= self.deadline.remaining():
                     raise VectorUnavailable(
                         f"{exc}; still failing when the ingest's {self.seconds:.0f} s retry "
                         f"budget ran out ({self.retries} operations retried)",

@@ -55,7 +55,9 @@ def _vector_checks(settings: Settings) -> list[Check]:
     except VectorAuthError as exc:
         return [Check("vector index", False, f"wrong token for reading: {exc}")]
     except VectorError as exc:
-        return [Check("vector index", False, str(exc))]
+        from ragfood_cli.render import describe
+
+        return [Check("vector index", False, describe(str(exc)))]
     model = info.embedding_model or "none"
     namespace_count = info.namespaces.get(settings.namespace, 0)
     checks = [

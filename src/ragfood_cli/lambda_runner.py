@@ -10,7 +10,6 @@ rewritten to 127.0.0.1 here. Loading a function is a cold start; invoking it aga
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -24,6 +23,8 @@ from types import ModuleType
 from typing import Any
 
 import yaml
+
+from ragfood_cli.json_file import load_json_object
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
@@ -97,8 +98,13 @@ def _literal(value: Any, defaults: Mapping[str, str]) -> str | None:
 
 
 def read_env_file(path: Path, logical_id: str) -> dict[str, str]:
-    data = json.loads(path.read_text())
-    values = {**data.get("Parameters", {}), **data.get(logical_id, {})}
+    data = load_json_object(path, "SAM's env-vars: function names to variables")
+    values: dict[str, Any] = {}
+    for section in ("Parameters", logical_id):
+        part = data.get(section, {})
+        if not isinstance(part, dict):
+            raise ValueError(f"{path}: {section!r} must be an object of variable names to values")
+        values.update(part)
     return {key: str(value) for key, value in values.items()}
 
 

@@ -21,6 +21,11 @@ def apply_local_defaults() -> bool:
     return True
 
 
-def quiet_logs(verbose: bool) -> None:
-    """Structured JSON logs are for Lambda; on a terminal only warnings, unless --verbose."""
+def quiet_logs(verbose: bool, *, text_errors: bool = False) -> None:
+    """Structured JSON logs are for Lambda; on a terminal only errors, unless --verbose.
+
+    `text_errors` (commands that run no Lambda handler): unless --verbose or a log level was set,
+    the core logs its errors as text on stderr and never imports Powertools (ragfood.log)."""
+    if text_errors and not verbose and "POWERTOOLS_LOG_LEVEL" not in os.environ:
+        os.environ.setdefault("RAGFOOD_LOG_FORMAT", "text")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "ERROR")

@@ -14,11 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from ragfood_cli.local_env import apply_local_defaults, quiet_logs
 from ragfood_cli.migrate_cli import app as migrate_app
-from ragfood_cli.render import console, errors, print_answer, print_report, stage_progress
+from ragfood_cli.render import (
+    JsonFlag,
+    console,
+    errors,
+    escape,
+    print_answer,
+    print_error,
+    print_report,
+    stage_progress,
+)
 
 # We use no pydantic plugins: spare every command pydantic's scan of the entry points of every
 # installed package (tens of ms in a venv this size).
@@ -48,7 +56,6 @@ def vector(ctx: typer.Context) -> None:
     vector_app(args=ctx.args, prog_name="ragfood vector")
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Region = Annotated[str | None, typer.Option(help="Only sources from this region.")]
 FoodType = Annotated[str | None, typer.Option("--type", help="Only sources of this type.")]
 TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=20, help="How many sources.")]
@@ -70,7 +77,8 @@ def main(
     ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show JSON logs.")] = False,
 ) -> None:
-    quiet_logs(verbose)
+    # invoke and serve run the Lambda functions' own code: their logs stay as in Lambda.
+    quiet_logs(verbose, text_errors=ctx.invoked_subcommand not in {"invoke", "serve"})
     if ctx.invoked_subcommand not in _RESUME_GC_IN_CORE_SETTINGS:
         _resume_gc()
 
@@ -83,7 +91,7 @@ def _resume_gc() -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -102,6 +110,12 @@ def _core_settings() -> Any:
         raise _fail(str(exc)) from None
 
 
+def _not_blank(value: str | None, why: str) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter(f"must not be blank: {why}")
+    return value
+
+
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A foods.json file.")],
@@ -116,6 +130,7 @@ def ingest(
             "--source",
             help="Name the items' owner (default: the file's name). Several files may share a "
             "namespace: each prunes only the items of its own source.",
+            callback=lambda value: _not_blank(value, "it names the items' owner"),
         ),
     ] = None,
     take_over: Annotated[
@@ -140,6 +155,7 @@ def ingest(
     settings = _core_settings()
     try:
         gateway = services.vector_gateway(write=True)
+        _require_reachable(gateway)
         with stage_progress(quiet=as_json) as progress:
             report = sync_foods(
                 file.read_bytes(),
@@ -153,6 +169,13 @@ def ingest(
             )
     except RagfoodError as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        # Every write is whole and idempotent: what was written stays, a re-run skips it.
+        errors.print(
+            "interrupted: items written so far stay indexed; run the same command again to "
+            "finish (unchanged items are skipped)"
+        )
+        raise typer.Exit(130) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2))
@@ -162,6 +185,21 @@ def ingest(
         raise typer.Exit(1)
     if report.rejected or report.conflicts:
         raise typer.Exit(2)
+
+
+def _require_reachable(gateway: Any) -> None:
+    """Fail at once when the index cannot be reached at all (service down, wrong URL).
+
+    The sync's retry budget (minutes, for an index that pushes back under load) would only delay
+    saying so; answers with a status (429, 5xx) are left to it.
+    """
+    from ragfood.errors import VectorUnavailable
+
+    try:
+        gateway.info()
+    except VectorUnavailable as exc:
+        if exc.status is None:
+            raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -186,30 +224,56 @@ def ask(
     api_key: Annotated[
         str | None, typer.Option(envvar="RAGFOOD_API_KEY", help="API key for --api-url.")
     ] = None,
+    namespace: Namespace = None,
 ) -> None:
     """Answer QUESTION from the knowledge base, with its sources."""
+    if api_url and namespace is not None:
+        raise typer.BadParameter(
+            "only for local asks: a deployed API reads its own RAGFOOD_NAMESPACE",
+            param_hint="'--namespace'",
+        )
     payload = {"question": question, "top_k": top_k, "region": region, "type": food_type}
     payload["min_score"] = min_score
     payload["session_id"] = session_id
+    payload["namespace"] = namespace
     payload = {k: v for k, v in payload.items() if v is not None}
     # Tokens go to the terminal as they arrive, unless the output is JSON for a program.
     on_token = None if as_json or not stream else _print_token
-    if api_url:
-        answer = (
-            _ask_api_stream(api_url, api_key, payload, on_token)
-            if stream
-            else (_ask_api(api_url, api_key, payload))
-        )
-    else:
-        answer = _ask_local(payload, on_token)
+    try:
+        if api_url:
+            answer = (
+                _ask_api_stream(api_url, api_key, payload, on_token)
+                if stream
+                else (_ask_api(api_url, api_key, payload))
+            )
+        else:
+            answer = _ask_local(payload, on_token)
+    except KeyboardInterrupt:
+        console.print()  # end the half-written answer's line
+        errors.print("[dim]interrupted[/]")
+        raise typer.Exit(130) from None
     if as_json:
         print(json.dumps(answer, indent=2))
     else:
         if on_token:
             console.print()
         print_answer(answer, show_answer=on_token is None)
+        if not answer.get("sources"):
+            _filter_note(region=region, type=food_type)
         if answer.get("session_id") and api_url:
             console.print(f"[dim]follow up with --session-id {answer['session_id']}[/]")
+
+
+def _filter_note(**filters: str | None) -> None:
+    """A refusal under a filter may be a misspelt region or type rather than a lack of knowledge."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    if given:
+        options = " ".join(f"--{name} {value!r}" for name, value in given.items())
+        console.print(
+            f"[dim]no relevant source with {escape(options)}; filters match a "
+            f"{' or '.join(given)} exactly (any case): check the spelling[/]",
+            highlight=False,
+        )
 
 
 def _print_token(text: str) -> None:
@@ -280,9 +344,12 @@ def chat(
     region: Region = None,
     food_type: FoodType = None,
     top_k: TopK = None,
+    namespace: Namespace = None,
 ) -> None:
-    """Ask questions in a loop, follow-ups included (one conversation); answers stream as the
-    generator writes them. Empty line quits."""
+    """Ask questions in a loop, follow-ups included (one conversation).
+
+    Answers stream as the generator writes them; Ctrl-C stops an answer, an empty line or Ctrl-D
+    quits."""
     from rich.prompt import Prompt
 
     from ragfood import services
@@ -290,7 +357,7 @@ def chat(
     from ragfood.pipeline import AskOptions
 
     _core_settings()
-    options = AskOptions(top_k=top_k, region=region, type=food_type)
+    options = AskOptions(top_k=top_k, region=region, type=food_type, namespace=namespace)
     session_id: str | None = None
     console.print("[bold]RAGFood chat[/] - ask about food; an empty line or Ctrl-D quits.")
     while True:
@@ -306,9 +373,13 @@ def chat(
             exchange = services.conversations().ask(
                 question, options, session_id=session_id, on_token=_print_token
             )
+        except KeyboardInterrupt:  # Ctrl-C stops this answer, not the conversation
+            console.print()
+            errors.print("[dim]interrupted; ask again, or an empty line quits[/]")
+            continue
         except RagfoodError as exc:
             console.print()
-            errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+            print_error(str(exc))
             continue
         session_id = exchange.session_id
         console.print()
@@ -329,16 +400,18 @@ def invoke(
     ] = None,
 ) -> None:
     """Run a function's handler with EVENT, as `sam local invoke` would (no Docker needed)."""
+    from ragfood_cli.json_file import load_json_object
     from ragfood_cli.lambda_runner import LocalFunction
 
     if env_vars is None:
         apply_local_defaults()  # no env file: the local vector service, unless Upstash is set
     try:
         local = LocalFunction(function, env_file=env_vars)
+        payload = load_json_object(event, "the event")
     except ValueError as exc:
         raise _fail(str(exc)) from None
     try:
-        result = local.invoke(json.loads(event.read_text()))
+        result = local.invoke(payload)
     except Exception as exc:
         print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}, indent=2))
         raise typer.Exit(1) from None
@@ -348,7 +421,7 @@ def invoke(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     api_key: Annotated[
         str | None,
         typer.Option(envvar="RAGFOOD_API_KEY", help="Require this x-api-key on /ask, like API GW."),
@@ -358,10 +431,16 @@ def serve(
     import uvicorn
 
     from ragfood_cli.local_server import build_app
+    from ragfood_vector.listen import ServeError, listen
 
     _core_settings()
+    try:
+        sock = listen(host, port)
+    except ServeError as exc:
+        raise _fail(str(exc)) from None
     console.print(f"ask API on http://{host}:{port} (docs: /docs)")
-    uvicorn.run(build_app(api_key), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(build_app(api_key), host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()
@@ -411,9 +490,9 @@ def evaluate(
         questions = ev.load_questions(file)
     except (ValueError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from None
-    retriever = services.pipeline().retriever
     ns = settings.namespace if namespace is None else namespace
     try:
+        retriever = services.pipeline().retriever
         observations = ev.observe(
             questions, lambda q: retriever.candidates(q, namespace=ns, top_k=max(ev.KS))
         )

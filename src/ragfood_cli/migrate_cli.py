@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from ragfood_cli.render import console, errors, print_report, stage_progress
+from ragfood_cli.render import JsonFlag, console, errors, escape, print_report, stage_progress
 
 if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
@@ -53,7 +52,7 @@ def chroma(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would be written; write nothing.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonFlag = False,
     compare_file: Annotated[
         Path | None,
         typer.Option(
@@ -113,7 +112,7 @@ def chroma(
     from ragfood.errors import RagfoodError
     from ragfood_cli.chroma_source import ChromaSourceError, open_snapshot, read_collection
     from ragfood_cli.compare import EmbedSpecError, make_query_embedder
-    from ragfood_cli.main import _core_settings, _fail
+    from ragfood_cli.main import _core_settings, _fail, _require_reachable
     from ragfood_cli.migrate import Migration
 
     if compare_file and compare_sample:
@@ -144,10 +143,12 @@ def chroma(
                 if not read.rows:
                     raise _fail(f"collection {collection!r} is empty; nothing to migrate")
                 migration = Migration.of(read)
+                gateway = services.vector_gateway(write=not dry_run)
+                _require_reachable(gateway)
                 outcome.update(
                     _migrate(
                         migration,
-                        services.vector_gateway(write=not dry_run),
+                        gateway,
                         namespace=namespace,
                         dry_run=dry_run,
                         max_delete_fraction=settings.max_delete_fraction,
@@ -187,7 +188,7 @@ def rollback(
     namespace: Annotated[
         str | None, typer.Option(help="Namespace it was migrated to; default RAGFOOD_NAMESPACE.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonFlag = False,
     allow_mass_delete: Annotated[
         bool, typer.Option(help="Allow deleting more than RAGFOOD_MAX_DELETE_FRACTION.")
     ] = False,
@@ -203,13 +204,15 @@ def rollback(
     from ragfood import services
     from ragfood.errors import RagfoodError
     from ragfood.sync import remove_source
-    from ragfood_cli.main import _core_settings, _fail
+    from ragfood_cli.main import _core_settings, _fail, _require_reachable
     from ragfood_cli.migrate import source_name
 
     settings = _core_settings()
     try:
+        gateway = services.vector_gateway(write=True)
+        _require_reachable(gateway)
         report = remove_source(
-            services.vector_gateway(write=True),
+            gateway,
             namespace=settings.namespace if namespace is None else namespace,
             source=source_name(collection),
             max_delete_fraction=settings.max_delete_fraction,
@@ -222,6 +225,12 @@ def rollback(
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_report(data)
+        if report.status == "ok" and not report.items:  # e.g. a misspelt collection
+            console.print(
+                f"[dim]nothing to roll back: no item of {escape(report.source)} in this "
+                "namespace (check --collection and --namespace)[/]",
+                highlight=False,
+            )
     if report.status in ("rejected", "failed"):
         raise typer.Exit(EXIT_FAILED)
     if report.deletions_skipped:

@@ -9,6 +9,7 @@ import typer
 
 from ragfood_vector import config as defaults
 from ragfood_vector.config import ConfigError, ServiceConfig
+from ragfood_vector.listen import ServeError
 from ragfood_vector.store import StoreMismatchError
 
 app = typer.Typer(
@@ -115,7 +116,13 @@ def serve(
             retry_after_s=retry_after,
             write_quota=write_quota,
         )
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"--data-dir {data_dir} cannot be used as a directory ({exc.strerror})"
+            ) from None
         run_server(config)
-    except (ConfigError, StoreMismatchError) as exc:
+    except (ConfigError, StoreMismatchError, ServeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc

@@ -13,6 +13,7 @@ Grammar (keywords are case-insensitive; AND binds tighter than OR)::
                 | path ["NOT"] "GLOB" string
                 | path ["NOT"] "CONTAINS" literal
     path       := name ("." name | "[" int "]" | "[#-" int "]")*
+    name       := [A-Za-z_$][A-Za-z0-9_$-]*
     literal    := string | number | "true" | "false"
 
 Semantics: values compare only with values of the same kind (number, string, boolean), so
@@ -57,7 +58,8 @@ class Token:
 
 _WS = re.compile(r"\s+")
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_NAME = r"[A-Za-z_$][A-Za-z0-9_$]*"
+# Upstash's identifiers are [a-zA-Z_][a-zA-Z_0-9.[\]#-]*: a name may contain '-' ("food-group").
+_NAME = r"[A-Za-z_$][A-Za-z0-9_$-]*"
 _WORD = re.compile(rf"{_NAME}(?:\.{_NAME}|\[#-\d+\]|\[\d+\])*")
 _OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ MAX_METADATA_BYTES = 48 * 1024
 MAX_DATA_BYTES = 1024 * 1024
 MAX_QUERIES_PER_BATCH = 1000
 DEFAULT_TOP_K = 10
+DEFAULT_MAX_IDLE_S = 3600  # a resumable query's, as on Upstash
+MAX_IDLE_S = 2**31 - 1
 QUERY_MODES = ("HYBRID", "DENSE", "SPARSE")
 FUSION_ALGORITHMS = ("RRF", "DBSF")
 WEIGHTING_STRATEGIES = ("IDF",)
@@ -109,7 +112,7 @@ def parse_json_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"Malformed JSON body: {exc}") from exc
 
@@ -117,6 +120,14 @@ def parse_json_body(raw: bytes) -> Any:
 def _reject_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity, which are not JSON and could not be answered back.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 is JSON text no double holds: as infinity it could never be answered back.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is too large")
+    return value
 
 
 def _utf8_size(text: str, what: str) -> int:
@@ -407,6 +418,33 @@ def parse_queries(
     return specs, isinstance(body, list)
 
 
+def parse_resumable_start(
+    body: Any, dimension: int, by_data: bool, hybrid: bool = False
+) -> tuple[QuerySpec, int]:
+    """A resumable query: one query, as /query or /query-data takes it, and its ``maxIdle``."""
+    endpoint = "resumable-query-data" if by_data else "resumable-query"
+    body = _object(body, endpoint)
+    max_idle = _int(body, "maxIdle", DEFAULT_MAX_IDLE_S, 1, MAX_IDLE_S)
+    specs, _ = parse_queries(body, dimension, by_data=by_data, hybrid=hybrid)
+    return specs[0], max_idle
+
+
+def _query_uuid(body: dict[str, Any]) -> str:
+    value = body.get("uuid")
+    if not isinstance(value, str) or not value:
+        raise bad_request("uuid must be the non-empty string a resumable query started with")
+    return value
+
+
+def parse_resumable_next(body: Any) -> tuple[str, int]:
+    body = _object(body, "resumable-query-next")
+    return _query_uuid(body), _int(body, "additionalK", None, 1, MAX_READS_PER_REQUEST)
+
+
+def parse_resumable_end(body: Any) -> str:
+    return _query_uuid(_object(body, "resumable-query-end"))
+
+
 def parse_fetch(body: Any) -> FetchRequest:
     if isinstance(body, list):
         body = {"ids": body}
@@ -477,6 +515,12 @@ def parse_update(body: Any, dimension: int, hybrid: bool = False) -> UpdateReque
     vector = None
     if body.get("vector") is not None:
         vector = parse_vector(body["vector"], dimension, where)
+    if hybrid and (vector is None) != (sparse is None):
+        # Upstash: "It is not allowed to update only vector or sparseVector" of a hybrid index.
+        raise bad_request(
+            f"An update of {where} on a hybrid index takes both 'vector' and 'sparseVector' "
+            "or neither"
+        )
     metadata = body.get("metadata")
     if metadata is not None:
         encode_metadata(metadata, where)  # the size of a patch result is checked again later

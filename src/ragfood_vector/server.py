@@ -42,12 +42,16 @@ from ragfood_vector.protocol import (
     parse_json_body,
     parse_queries,
     parse_range,
+    parse_resumable_end,
+    parse_resumable_next,
+    parse_resumable_start,
     parse_update,
     parse_upsert,
     parse_upsert_data,
     score_to_json,
     vector_to_json,
 )
+from ragfood_vector.resumable import ResumableQueries
 from ragfood_vector.search import Hit, dense_search, sparse_search
 from ragfood_vector.sparse import SparseVector
 from ragfood_vector.store import StoredVector, VectorStore
@@ -56,8 +60,12 @@ logger = logging.getLogger("ragfood_vector")
 
 PARENT_PID_ENV = "RAGFOOD_VECTOR_PARENT_PID"
 
-# Operations that take no namespace suffix in their path.
-GLOBAL_OPERATIONS = frozenset({"info", "list-namespaces"})
+# Operations that take no namespace suffix in their path (a resumable query keeps its own).
+GLOBAL_OPERATIONS = frozenset(
+    {"info", "list-namespaces", "resumable-query-next", "resumable-query-end"}
+)
+
+API_METHODS = ["GET", "POST", "DELETE"]
 
 Handler = Callable[["VectorService", str, Any, Mapping[str, str]], Any]
 
@@ -88,6 +96,7 @@ class VectorService:
         self.embedding_model = embedder.model_name if embedder is not None else ""
         # A hybrid index: every vector also has a sparse vector (BM25 of its data, or given).
         self.hybrid = config.hybrid
+        self.resumable = ResumableQueries()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self.embedder is None:
@@ -181,11 +190,15 @@ class VectorService:
         if self.embedder is None:
             raise bad_request(NO_EMBEDDING_MODEL)
         specs, is_batch = parse_queries(body, self.dimension, by_data=True, hybrid=self.hybrid)
-        # Embed only what each query's mode searches: DENSE never pays for BM25 and vice versa.
+        return self._search(namespace, self._embed_queries(specs), is_batch)
+
+    def _embed_queries(self, specs: list[QuerySpec]) -> list[QuerySpec]:
+        """Text queries with their vectors: only what each query's mode searches is computed
+        (DENSE never pays for BM25 and vice versa)."""
         dense = [i for i, spec in enumerate(specs) if spec.mode != "SPARSE"]
         vectors = self._embed([specs[i].data or "" for i in dense]) if dense else []
         embedded = dict(zip(dense, vectors, strict=True))
-        specs = [
+        return [
             replace(
                 spec,
                 vector=embedded.get(i),
@@ -193,9 +206,19 @@ class VectorService:
             )
             for i, spec in enumerate(specs)
         ]
-        return self._search(namespace, specs, is_batch)
 
     def _search(self, namespace: str, specs: list[QuerySpec], is_batch: bool) -> list[Any]:
+        answers = [
+            self._hits_to_json(namespace, spec, hits)
+            for spec, hits in zip(specs, self._rank(namespace, specs), strict=True)
+        ]
+        # Upstash answers a one-element batch with a plain result list (the SDK relies on it).
+        if is_batch and len(specs) > 1:
+            return answers
+        return answers[0]
+
+    def _rank(self, namespace: str, specs: list[QuerySpec]) -> list[list[Hit]]:
+        """Each query's ``top_k`` best hits, with the scores Upstash gives them."""
         # One snapshot for the whole request: both sides of every query see the same state.
         snapshot = self.store.snapshot(namespace)
         dense = [i for i, spec in enumerate(specs) if spec.mode != "SPARSE"]
@@ -212,24 +235,20 @@ class VectorService:
                 i: [Hit(hit.id, score_to_json(hit.score)) for hit in hits]
                 for i, hits in zip(dense, found, strict=True)
             }
-        answers = []
+        ranked = []
         for i, spec in enumerate(specs):
             if spec.mode == "DENSE":
-                hits = dense_hits[i]
+                ranked.append(dense_hits[i])
+                continue
+            assert spec.sparse is not None
+            sparse_hits = sparse_search(
+                snapshot, spec.sparse, spec.top_k, spec.predicate, spec.weight_idf
+            )
+            if spec.mode == "SPARSE":
+                ranked.append(sparse_hits)
             else:
-                assert spec.sparse is not None
-                sparse_hits = sparse_search(
-                    snapshot, spec.sparse, spec.top_k, spec.predicate, spec.weight_idf
-                )
-                if spec.mode == "SPARSE":
-                    hits = sparse_hits
-                else:
-                    hits = fuse(dense_hits[i], sparse_hits, spec.fusion, spec.top_k)
-            answers.append(self._hits_to_json(namespace, spec, hits))
-        # Upstash answers a one-element batch with a plain result list (the SDK relies on it).
-        if is_batch and len(specs) > 1:
-            return answers
-        return answers[0]
+                ranked.append(fuse(dense_hits[i], sparse_hits, spec.fusion, spec.top_k))
+        return ranked
 
     def _hits_to_json(
         self, namespace: str, spec: QuerySpec, hits: list[Hit]
@@ -305,12 +324,44 @@ class VectorService:
     def list_namespaces(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[str]:
         return self.store.namespaces()
 
-    def unsupported(self, namespace: str, body: Any, params: Mapping[str, str]) -> None:
-        raise ApiError(
-            501,
-            "Resumable queries are not supported by the local vector service; "
-            "use query with top_k up to 1000",
-        )
+    # -- resumable queries -------------------------------------------------------------------
+
+    def resumable_query(self, namespace: str, body: Any, params: Mapping[str, str]) -> Any:
+        spec, max_idle = parse_resumable_start(body, self.dimension, False, self.hybrid)
+        return self._start_resumable(namespace, spec, max_idle)
+
+    def resumable_query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> Any:
+        if self.embedder is None:
+            raise bad_request(NO_EMBEDDING_MODEL)
+        spec, max_idle = parse_resumable_start(body, self.dimension, True, self.hybrid)
+        return self._start_resumable(namespace, self._embed_queries([spec])[0], max_idle)
+
+    def _start_resumable(self, namespace: str, spec: QuerySpec, max_idle: int) -> dict[str, Any]:
+        # The first batch is what the same query returns; then the whole ranking (everything the
+        # query can reach), so later batches just read on. The two differ only for hybrid
+        # queries, whose fusion depends on how many candidates each side contributes.
+        everything = max(1, len(self.store.snapshot(namespace).ids))
+        # Two searches rather than one batch: a batch's matrix product rounds scores differently
+        # in the last bits from the single query the first batch must equal.
+        (first,) = self._rank(namespace, [spec])
+        (ranking,) = self._rank(namespace, [replace(spec, top_k=everything)])
+        returned = {hit.id for hit in first}
+        ranking = first + [hit for hit in ranking if hit.id not in returned]
+        query_id, first = self.resumable.start(namespace, spec, ranking, max_idle)
+        return {"uuid": query_id, "scores": self._hits_to_json(namespace, spec, first)}
+
+    def resumable_query_next(self, namespace: str, body: Any, params: Mapping[str, str]) -> Any:
+        query_id, additional_k = parse_resumable_next(body)
+        query_namespace, spec, batch = self.resumable.next(query_id, additional_k, self._alive)
+        return self._hits_to_json(query_namespace, spec, batch)
+
+    def _alive(self, namespace: str, ids: list[str]) -> list[bool]:
+        rows = self.store.fetch(namespace, ids, vectors=False, metadata=False, data=False)
+        return [row is not None for row in rows]
+
+    def resumable_query_end(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
+        self.resumable.end(parse_resumable_end(body))
+        return "Success"
 
 
 HANDLERS: dict[str, Handler] = {
@@ -326,10 +377,10 @@ HANDLERS: dict[str, Handler] = {
     "info": VectorService.info,
     "list-namespaces": VectorService.list_namespaces,
     "delete-namespace": VectorService.delete_namespace,
-    "resumable-query": VectorService.unsupported,
-    "resumable-query-data": VectorService.unsupported,
-    "resumable-query-next": VectorService.unsupported,
-    "resumable-query-end": VectorService.unsupported,
+    "resumable-query": VectorService.resumable_query,
+    "resumable-query-data": VectorService.resumable_query_data,
+    "resumable-query-next": VectorService.resumable_query_next,
+    "resumable-query-end": VectorService.resumable_query_end,
 }
 assert set(HANDLERS) == READ_OPERATIONS | WRITE_OPERATIONS
 
@@ -422,9 +473,10 @@ def build_app(config: ServiceConfig) -> Starlette:
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            # Upstash accepts GET and POST on every endpoint; the SDK always POSTs.
-            Route("/{operation}", api, methods=["GET", "POST"]),
-            Route("/{operation}/{namespace:path}", api, methods=["GET", "POST"]),
+            # The SDK always POSTs; Upstash's REST reference also gives GET (info, fetch, range)
+            # and DELETE (delete, reset, delete-namespace), which curl users copy.
+            Route("/{operation}", api, methods=API_METHODS),
+            Route("/{operation}/{namespace:path}", api, methods=API_METHODS),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
@@ -464,10 +516,13 @@ def serve(config: ServiceConfig) -> None:
     """Run the service in the foreground until interrupted (SIGINT/SIGTERM)."""
     import uvicorn
 
+    from ragfood_vector.listen import listen
+
+    sock = listen(config.host, config.port)  # ServeError before claiming to listen
     app = build_app(config)
     print(describe(config, app.state.service), flush=True)
     _exit_with_parent()
-    uvicorn.run(
+    settings = uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
@@ -475,3 +530,4 @@ def serve(config: ServiceConfig) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    uvicorn.Server(settings).run(sockets=[sock])

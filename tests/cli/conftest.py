@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from ragfood_cli.main import app
 from ragfood_vector.launcher import VectorServer
-
-REPO = Path(__file__).resolve().parents[2]
-RAGFOOD = REPO / ".venv" / "bin" / "ragfood"
+from tests.support.env import ragfood_env
+from tests.support.serve import RAGFOOD, REPO  # noqa: F401 (the CLI tests import them from here)
 
 
 @pytest.fixture
 def cli_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
-    return {
-        **vector_server.client_env(),
-        "RAGFOOD_NAMESPACE": fresh_namespace,
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "RAGFOOD_MAX_ATTEMPTS": "2",
-        "RAGFOOD_RETRY_INITIAL_S": "0.01",
-        "GENERATOR_URL": "",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }
+    return ragfood_env(
+        vector_server, fresh_namespace, RAGFOOD_MAX_ATTEMPTS="2", RAGFOOD_RETRY_INITIAL_S="0.01"
+    )
 
 
 @pytest.fixture

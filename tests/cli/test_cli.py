@@ -164,6 +164,15 @@ def test_eval_of_a_malformed_question_file_fails(ragfood, tmp_path):
     assert result.exit_code == 1 and "item 0 needs a 'question'" in result.output
 
 
+def test_eval_without_a_token_names_the_missing_setting_without_a_traceback(ragfood, tmp_path):
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps([{"question": "pho", "expected_ids": ["pho"]}]))
+    no_token = {"UPSTASH_VECTOR_REST_TOKEN": "", "UPSTASH_VECTOR_REST_READONLY_TOKEN": ""}
+    result = ragfood("eval", str(questions), env=no_token)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1 and "missing setting" in result.output
+
+
 def test_doctor_passes_on_a_healthy_setup(ragfood):
     result = ragfood("doctor")
     assert result.exit_code == 0, result.output

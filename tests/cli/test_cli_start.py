@@ -16,7 +16,7 @@ from ragfood_vector.launcher import VectorServer
 
 HEAVY = ("numpy", "ragfood_vector")
 # What only `ask` needs: `ingest` must not pay for it (~60 ms of its start).
-ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation")
+ASK_PATH = ("ragfood.pipeline", "ragfood.generator", "ragfood.conversation", "ragfood.relevance")
 # Run the CLI as its console script does, then report which heavy modules were ever imported.
 PROBE = (
     "import atexit, sys\n"
@@ -147,3 +147,50 @@ def test_ingest_does_not_import_the_ask_path(vector_server: VectorServer, tmp_pa
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ask_path_imports(result.stderr) == ""
+
+
+# `ingest --json` prints JSON for a program: it needs no terminal rendering (rich), never runs
+# httpx's own command-line client (click, pygments), which httpx loads whenever they are installed,
+# and, unless logs are asked for, no Powertools (its errors print as text: ragfood.log).
+NOT_FOR_JSON = ("rich", "click", "pygments", "aws_lambda_powertools")
+LOADED_PROBE = (  # as the console script runs the CLI (ragfood_cli.entry)
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('LOADED=' + ','.join(sorted({m.split('.')[0] for m in "
+    f"sys.modules if m.split('.')[0] in {NOT_FOR_JSON!r}}})), file=sys.stderr))\n"
+    "sys.argv[0] = 'ragfood'\n"
+    "from ragfood_cli.entry import main\n"
+    "main()\n"
+)
+
+
+def loaded_by_ingest(vector_server: VectorServer, tmp_path, *options: str) -> tuple[str, str]:
+    """(stdout, the NOT_FOR_JSON modules loaded) of a console-script `ingest --json`."""
+    foods = tmp_path / "foods.json"
+    foods.write_text(json.dumps([{"id": "pho", "text": "Pho is a Vietnamese noodle soup."}]))
+    unset = ("POWERTOOLS_LOG_LEVEL", "RAGFOOD_LOG_FORMAT")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, *options, "ingest", str(foods), "--json"],
+        env={**env, **vector_server.client_env(), "RAGFOOD_NAMESPACE": "cli-loaded"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED=")][-1]
+    return result.stdout, line.removeprefix("LOADED=")
+
+
+def test_ingest_json_loads_no_terminal_libraries_nor_powertools(
+    vector_server: VectorServer, tmp_path
+):
+    stdout, loaded = loaded_by_ingest(vector_server, tmp_path)
+    assert json.loads(stdout)["items"] == 1
+    assert loaded == ""
+
+
+def test_verbose_ingest_still_logs_json_through_powertools(vector_server: VectorServer, tmp_path):
+    stdout, loaded = loaded_by_ingest(vector_server, tmp_path, "--verbose")
+    log = json.loads(stdout.splitlines()[0])
+    assert (log["level"], log["message"], log["items"]) == ("INFO", "upload synced", 1)
+    assert loaded == "aws_lambda_powertools"

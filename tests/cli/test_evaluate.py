@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ragfood.relevance import Candidate, RelevanceSettings
@@ -126,6 +128,22 @@ def test_choose_never_trades_answerable_questions_for_refusals_beyond_the_cap():
     overlapping = [*dataset(), observation(200, False, 0.9)]  # an unanswerable one scoring high
     chosen = choose(overlapping, max_false_refusal=0.0)
     assert evaluate(overlapping, chosen).false_refusal_rate == 0.0
+
+
+def test_choose_may_refuse_one_answerable_question_in_a_hundred_but_not_two():
+    # 10 unanswerable questions score above one odd answerable one: refusing them costs it.
+    def obs(n: int, answerable: bool, top: float) -> Observation:
+        plain = observation(n, answerable, top)  # coverage = dense: the same score at any weight
+        same = tuple(c._replace(coverage=c.dense) for c in plain.candidates)
+        return replace(plain, candidates=same)
+
+    common = [obs(n, True, 0.80 + n / 10000) for n in range(100)]
+    unanswerable = [obs(200 + n, False, 0.70 + n / 1000) for n in range(10)]
+    one_odd = [*common, *unanswerable, obs(300, True, 0.60)]
+    result = evaluate(one_odd, choose(one_odd))
+    assert (result.refusal_rate, result.false_refusal_rate) == (1.0, 1 / 101)
+    two_odd = [*one_odd, obs(301, True, 0.61)]
+    assert evaluate(two_odd, choose(two_odd)).false_refusal_rate == 0.0
 
 
 def test_a_wrongly_refused_answerable_question_is_a_recall_miss():

@@ -20,7 +20,8 @@ import pytest
 
 from ragfood.foods import enrich, parse_foods
 from ragfood.vector import VectorGateway
-from ragfood_vector.launcher import VectorServer
+from ragfood_vector.launcher import VectorServer, free_port
+from tests.cli.conftest import RAGFOOD
 from tests.support.chroma import (
     add_collection,
     chroma_client,
@@ -432,3 +433,28 @@ def test_verification_waits_until_the_index_has_indexed_the_writes():
     assert slept == [1.0, 1.0]
     pending[:] = [9] * 5
     assert wait_until_indexed(Indexing(), "kb", timeout_s=3, sleep=slept.append) == 9  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("chroma", "{path}", "--collection", "foods"),
+        ("chroma", "{path}", "--collection", "foods", "--dry-run"),
+        ("rollback", "--collection", "foods"),
+    ],
+    ids=["migrate", "dry-run", "rollback"],
+)
+def test_an_unreachable_index_fails_at_once(cli_env, chroma_dir, command):
+    # Not after the sync's retry budget (600 s): the service is simply not there.
+    env = {**cli_env, "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"}
+    argv = [str(RAGFOOD), "migrate", *(a.format(path=chroma_dir) for a in command)]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 1, result.stderr
+    assert "cannot reach vector index at 127.0.0.1" in result.stderr
+    assert "ragfood vector serve" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rolling_back_a_collection_never_migrated_says_so(ragfood, fresh_namespace):
+    result = ragfood("migrate", "rollback", "--collection", "fods", "--namespace", fresh_namespace)
+    assert result.exit_code == 0  # nothing to undo is not a failure
+    assert "nothing to roll back: no item of chroma:fods" in result.output

@@ -84,7 +84,7 @@ def test_vector_serve_starts_the_local_index(tmp_path):
         cwd=REPO,
     )
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/health")
+        wait_until_up(f"http://127.0.0.1:{port}/health", process=process)
         info = httpx.post(
             f"http://127.0.0.1:{port}/info", headers={"Authorization": "Bearer local-dev-token"}
         ).json()

@@ -4,12 +4,7 @@ stub generator, and moto's DynamoDB server over HTTP."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,14 +12,15 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ragfood.generator import GeneratorClient
 from ragfood.pipeline import Pipeline
 from ragfood.retry import RetryPolicy, retrying_client
+from ragfood.sessions import SessionStore, Turn
 from ragfood.sync import sync_foods
-from ragfood_vector.launcher import VectorServer, free_port
+from ragfood_vector.launcher import VectorServer
 from tests.core.conftest import make_gateway
+from tests.support.env import ragfood_env
 from tests.support.generator_stub import GeneratorStub
 from tests.support.samples import MOCHI, PHO
 
@@ -43,18 +39,6 @@ def dataset_namespace(minilm_server: VectorServer) -> str:
     return DATASET_NAMESPACE
 
 
-@pytest.fixture(scope="session")
-def generator_stub() -> Iterator[GeneratorStub]:
-    with GeneratorStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(generator_stub: GeneratorStub) -> GeneratorStub:
-    generator_stub.reset()
-    return generator_stub
-
-
 def generator_for(stub: GeneratorStub, timeout: float = 5.0) -> GeneratorClient:
     client = retrying_client(RetryPolicy(1, 0.01, 0.02), timeout)
     return GeneratorClient(stub.url, "llama3.2", client=client)
@@ -69,22 +53,13 @@ def pipeline_for(
     return Pipeline(gateway, generator, namespace=namespace, min_score=0.5, cache_size=0)
 
 
-@pytest.fixture(scope="session")
-def moto_dynamodb() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def dynamodb(moto_dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A DynamoDB client on moto's server; the sessions table as the template declares it."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.client("dynamodb", endpoint_url=moto_dynamodb, region_name="us-east-1")
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
     if "sessions" not in client.list_tables()["TableNames"]:
         client.create_table(
             TableName="sessions",
@@ -101,7 +76,6 @@ def dynamodb(moto_dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 # ------------------------------------------------------------------ `ragfood serve` as a process
 
-RAGFOOD = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ragfood"
 KB = [PHO, MOCHI]
 
 
@@ -109,59 +83,12 @@ KB = [PHO, MOCHI]
 def kb_env(vector_server: VectorServer, fresh_namespace: str) -> dict[str, str]:
     """Settings for a small knowledge base (pho, mochi) in a namespace of this test's own."""
     sync_foods(json.dumps(KB).encode(), make_gateway(vector_server), namespace=fresh_namespace)
-    return {
-        **vector_server.client_env(),
-        "RAGFOOD_NAMESPACE": fresh_namespace,
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "GENERATOR_URL": "",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }
+    return ragfood_env(vector_server, fresh_namespace)
 
 
 @pytest.fixture
 def dataset_env(minilm_server: VectorServer, dataset_namespace: str) -> dict[str, str]:
-    return {
-        **minilm_server.client_env(),
-        "RAGFOOD_NAMESPACE": dataset_namespace,
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "GENERATOR_URL": "",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }
-
-
-@contextmanager
-def served(env: dict[str, str], *args: str) -> Iterator[str]:
-    """`ragfood serve` in its own process (as a user runs it); yields its base URL."""
-    port = free_port()
-    # A file, not a pipe: a chatty server must never block on it.
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [str(RAGFOOD), "serve", "--port", str(port), *args],
-            env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/health", timeout=1.0)
-                    break
-                except httpx.HTTPError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"ragfood serve did not start: {log.read()}") from None
-                    time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return ragfood_env(minilm_server, dataset_namespace)
 
 
 @dataclass
@@ -189,3 +116,9 @@ def stream_events(
             if name == stop_after:
                 break  # leaving the block hangs up, as a closed browser tab does
     return 200, received
+
+
+def stored_turns(store: SessionStore, session_id: str) -> list[Turn] | None:
+    """The session's turns as the store holds them; None when it is unknown or expired."""
+    session = store.read(session_id)
+    return None if session is None else session.turns

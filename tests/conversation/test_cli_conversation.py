@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conversation.conftest import RAGFOOD, served
+from tests.support.serve import RAGFOOD, ragfood_serve
 from tests.support.terminal import Terminal
 
 QUESTION = "Tell me about the Vietnamese noodle soup pho"
@@ -54,14 +54,14 @@ def test_ask_stream_prints_tokens_as_they_arrive(kb_env, stub, where):
     if where == "local":
         output, first, ended = run_timed(argv, env)
     else:
-        with served(env) as base:
+        with ragfood_serve(env) as base:
             output, first, ended = run_timed([*argv, "--api-url", base], env)
     assert ended - first > 1.5, f"first token at {first:.1f} s, exit at {ended:.1f} s: buffered"
     assert "degraded" in output and "pho" in output  # the footer and the sources table
 
 
 def test_ask_follows_up_through_a_served_api(dataset_env):
-    with served(dataset_env) as base:
+    with ragfood_serve(dataset_env) as base:
         first = subprocess.run(
             [str(RAGFOOD), "ask", "What is bibimbap?", "--json", "--api-url", base],
             env={**os.environ, **dataset_env}, capture_output=True, text=True, timeout=60,

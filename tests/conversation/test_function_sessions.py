@@ -16,14 +16,14 @@ def ask_event(body: dict) -> dict:
 
 
 def test_the_ask_handler_follows_up_with_sessions_in_dynamodb(
-    dataset_env, dynamodb, moto_dynamodb
+    dataset_env, dynamodb, moto_endpoint
 ):
     function = LocalFunction(
         "ask",
         env={
             **dataset_env,
             "RAGFOOD_SESSIONS_TABLE": "sessions",
-            "AWS_ENDPOINT_URL_DYNAMODB": moto_dynamodb,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         },

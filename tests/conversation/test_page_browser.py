@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conversation.conftest import served
+from tests.support.serve import ragfood_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
@@ -62,7 +62,7 @@ def ask(page: Page, question: str) -> None:
 
 def test_a_conversation_streams_answers_with_sources_and_follows_up(page, dataset_env, stub):
     stub.state.word_delay_s = 0.05  # a generator that writes word by word
-    with served({**dataset_env, "GENERATOR_URL": stub.url}) as base:
+    with ragfood_serve({**dataset_env, "GENERATOR_URL": stub.url}) as base:
         page.goto(f"{base}/")
         expect(page).to_have_title("RAGFood — ask about food")
 
@@ -102,7 +102,7 @@ def test_a_conversation_streams_answers_with_sources_and_follows_up(page, datase
 def test_a_slow_generator_is_seen_streaming_and_the_budget_ends_it(page, kb_env, stub):
     stub.state.mode, stub.state.trickle_s = "trickle", 0.5
     env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "4"}
-    with served(env) as base:
+    with ragfood_serve(env) as base:
         page.goto(f"{base}/")
         ask(page, "Tell me about the Vietnamese noodle soup pho")
         turn = page.locator("#turns > li").nth(0)
@@ -113,7 +113,7 @@ def test_a_slow_generator_is_seen_streaming_and_the_budget_ends_it(page, kb_env,
 
 
 def test_the_page_asks_for_the_api_key_when_the_api_needs_one(page, kb_env):
-    with served(kb_env, "--api-key", "local-key") as base:
+    with ragfood_serve(kb_env, "--api-key", "local-key") as base:
         page.goto(f"{base}/")
         expect(page.locator("#key-panel")).to_be_hidden()
         ask(page, "Tell me about the Vietnamese noodle soup pho")
@@ -128,7 +128,7 @@ def test_the_page_asks_for_the_api_key_when_the_api_needs_one(page, kb_env):
 
 
 def test_the_page_loads_nothing_from_elsewhere_and_forbids_it(page, kb_env):
-    with served(kb_env) as base:
+    with ragfood_serve(kb_env) as base:
         response = page.goto(f"{base}/")
         assert response is not None and response.ok
         policy = response.headers["content-security-policy"]

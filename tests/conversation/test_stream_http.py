@@ -9,13 +9,14 @@ import httpx
 import pytest
 
 from ragfood_vector.launcher import free_port
-from tests.conversation.conftest import served, stream_events
+from tests.conversation.conftest import stream_events
+from tests.support.serve import ragfood_serve, wait_until_up
 
 QUESTION = {"question": "Tell me about the Vietnamese noodle soup pho"}
 
 
 def test_events_come_in_order_and_the_tokens_make_the_answer(kb_env, stub):
-    with served({**kb_env, "GENERATOR_URL": stub.url}) as base:
+    with ragfood_serve({**kb_env, "GENERATOR_URL": stub.url}) as base:
         status, events = stream_events(base, QUESTION)
         buffered = httpx.post(f"{base}/ask", json=QUESTION, timeout=30).json()
     assert status == 200
@@ -37,7 +38,7 @@ def test_a_token_a_second_streams_within_the_budget(kb_env, stub):
     """Done when: sources first, the first token within 2.5 s, `done` (degraded) within 8 s."""
     stub.state.mode, stub.state.trickle_s = "trickle", 1.0
     env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "6"}
-    with served(env) as base:
+    with ragfood_serve(env) as base:
         status, events = stream_events(base, QUESTION, timeout=20)
     assert status == 200
     assert events[0].name == "sources" and events[0].data["sources"]
@@ -58,7 +59,7 @@ def test_a_token_a_second_streams_within_the_budget(kb_env, stub):
 def test_a_client_hanging_up_stops_the_generation(kb_env, stub):
     stub.state.mode, stub.state.trickle_s = "trickle", 0.3
     env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "120"}
-    with served(env) as base:
+    with ragfood_serve(env) as base:
         status, events = stream_events(base, QUESTION, stop_after="token")
         assert status == 200 and events[-1].name == "token"
         until = time.monotonic() + 10
@@ -70,7 +71,7 @@ def test_a_client_hanging_up_stops_the_generation(kb_env, stub):
 def test_an_unreachable_index_ends_the_stream_with_the_error_ask_would_give(kb_env):
     env = {**kb_env, "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{free_port()}"}
     env["RAGFOOD_MAX_ATTEMPTS"] = "1"
-    with served(env) as base:
+    with ragfood_serve(env) as base:
         status, events = stream_events(base, QUESTION)
         buffered = httpx.post(f"{base}/ask", json=QUESTION, timeout=30)
     assert status == 200 and [e.name for e in events] == ["error"]
@@ -90,7 +91,7 @@ def test_an_unreachable_index_ends_the_stream_with_the_error_ask_would_give(kb_e
     ],
 )
 def test_invalid_bodies_are_refused_before_the_stream_starts(kb_env, payload, field):
-    with served(kb_env) as base:
+    with ragfood_serve(kb_env) as base:
         status, events = stream_events(base, payload)
     assert status == 422
     assert field in events[0].data["error"]
@@ -98,7 +99,7 @@ def test_invalid_bodies_are_refused_before_the_stream_starts(kb_env, payload, fi
 
 def test_a_mistake_found_once_streaming_is_an_error_event_with_the_status_of_ask(kb_env):
     payload = {"question": "pho", "region": "back\\slash"}  # refused by the filter builder
-    with served(kb_env) as base:
+    with ragfood_serve(kb_env) as base:
         status, events = stream_events(base, payload)
         buffered = httpx.post(f"{base}/ask", json=payload, timeout=30)
     assert status == 200 and [e.name for e in events] == ["error"]
@@ -107,7 +108,7 @@ def test_a_mistake_found_once_streaming_is_an_error_event_with_the_status_of_ask
 
 
 def test_the_api_key_protects_the_stream_but_not_the_page(kb_env):
-    with served(kb_env, "--api-key", "local-key") as base:
+    with ragfood_serve(kb_env, "--api-key", "local-key") as base:
         refused = httpx.post(f"{base}/ask/stream", json=QUESTION, timeout=10)
         page = httpx.get(f"{base}/", timeout=10)
         allowed = httpx.post(
@@ -141,16 +142,10 @@ def test_run_sh_serves_the_same_app_as_lambda_web_adapter_starts_it(kb_env, stub
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            until = time.monotonic() + 60
-            while True:
-                try:
-                    assert httpx.get(f"{base}/health", timeout=1).status_code == 200
-                    break
-                except httpx.HTTPError:
-                    assert process.poll() is None and time.monotonic() < until, (
-                        tmp_path / "log"
-                    ).read_text()
-                    time.sleep(0.2)
+            try:
+                wait_until_up(f"{base}/health", process=process)
+            except (RuntimeError, TimeoutError):
+                pytest.fail((tmp_path / "log").read_text())
             status, events = stream_events(base, QUESTION)
         finally:
             process.terminate()
@@ -165,7 +160,7 @@ def test_the_invocation_deadline_from_lambda_web_adapter_ends_the_stream(kb_env,
 
     stub.state.mode, stub.state.trickle_s = "trickle", 0.5
     env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "60"}
-    with served(env) as base:
+    with ragfood_serve(env) as base:
         # 4 s left in the invocation, less the 1 s margin: done within about 3 s (+ grace).
         context = json.dumps({"deadline": int(time.time() * 1000) + 4000})
         started = time.monotonic()

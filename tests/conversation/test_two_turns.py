@@ -7,7 +7,7 @@ import pytest
 
 from ragfood.conversation import Conversations
 from ragfood.sessions import DynamoSessionStore, MemorySessionStore
-from tests.conversation.conftest import generator_for, pipeline_for
+from tests.conversation.conftest import generator_for, pipeline_for, stored_turns
 
 pytestmark = pytest.mark.minilm
 
@@ -85,21 +85,21 @@ def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
     stub.state.delay_s = 30  # the rewrite would wait for this; the ask must not
     started = time.monotonic()
     resolution = followup.resolve(
-        FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
+        FOLLOW_UP, stored_turns(conversations.store, first.session_id) or [], pipeline.generator
     )
     assert time.monotonic() - started < followup.MAX_REWRITE_S + 2
     assert (resolution.how, resolution.question) == ("rule", "Which country is bibimbap from?")
     stub.state.delay_s = 0
     stub.state.mode = "fail"
     resolution = followup.resolve(
-        FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
+        FOLLOW_UP, stored_turns(conversations.store, first.session_id) or [], pipeline.generator
     )
     assert resolution.how == "rule"
     # A generator that trickles forever is cut, and its connection closed.
     stub.state.mode, stub.state.trickle_s = "trickle", 0.2
     started = time.monotonic()
     resolution = followup.resolve(
-        FOLLOW_UP, conversations.store.turns(first.session_id) or [], pipeline.generator
+        FOLLOW_UP, stored_turns(conversations.store, first.session_id) or [], pipeline.generator
     )
     assert time.monotonic() - started < followup.MAX_REWRITE_S + 2
     assert resolution.how == "rule"

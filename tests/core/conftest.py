@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -11,7 +9,6 @@ from pydantic import SecretStr
 from ragfood.retry import RetryPolicy
 from ragfood.vector import VectorGateway, make_client
 from ragfood_vector.launcher import VectorServer
-from tests.support.generator_stub import GeneratorStub
 
 FAST_RETRIES = RetryPolicy(max_attempts=6, initial_s=0.01, max_s=0.05)
 
@@ -48,15 +45,3 @@ def make_gateway(
 @pytest.fixture
 def gateway(vector_server: VectorServer) -> VectorGateway:
     return make_gateway(vector_server)
-
-
-@pytest.fixture(scope="session")
-def generator_stub() -> Iterator[GeneratorStub]:
-    with GeneratorStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(generator_stub: GeneratorStub) -> GeneratorStub:
-    generator_stub.reset()
-    return generator_stub

@@ -25,6 +25,21 @@ def test_a_deadline_counts_down_and_never_goes_negative():
     assert deadline.remaining() == 0.0 and deadline.expired
 
 
+def test_a_deadline_runs_on_the_clock_it_is_given():
+    """Deadline.after(..., clock=) counts on that clock (the ingest's retry budget is tested with a
+    fake one), before, at and past its end; the default clock stays time.monotonic."""
+    now = [100.0]
+    deadline = Deadline.after(10, clock=lambda: now[0])
+    assert deadline.remaining() == 10 and not deadline.expired
+    now[0] = 106.5
+    assert deadline.remaining() == 3.5 and deadline.cap(5.0) == 3.5 and not deadline.expired
+    now[0] = 110.0
+    assert deadline.remaining() == 0.0 and deadline.expired
+    now[0] = 1e6
+    assert deadline.remaining() == 0.0 and deadline.expired
+    assert 3599 < Deadline.after(3600).remaining() <= 3600  # no clock given: time.monotonic
+
+
 def test_an_unbounded_deadline_never_expires():
     assert not Deadline.none().expired and Deadline.none().remaining() == float("inf")
     assert Deadline.none().cap(3.0) == 3.0 and Deadline.after(1.0).cap(None) <= 1.0

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ragfood import foods
 from ragfood.errors import FoodFileError
 from ragfood.foods import MAX_TEXT_BYTES, content_hash, enrich, parse_foods
 
@@ -100,6 +101,44 @@ def test_nan_in_an_item_rejects_only_that_item():
     parsed = parse_foods(b'[{"id": "a", "text": "x", "kcal": NaN}, {"id": "b", "text": "y"}]')
     assert [r.id for r in parsed.records] == ["b"]
     assert "NaN" in parsed.rejects[0].reason
+
+
+def test_a_clean_upload_is_validated_in_one_call(monkeypatch):
+    """The whole array goes through pydantic at once (half the per-item cost); items are checked
+    one by one only when some are bad, to name what is wrong with each."""
+
+    def one_by_one(item: object) -> object:
+        raise AssertionError("validated item by item")
+
+    monkeypatch.setattr(foods, "_validate_food_item", one_by_one)
+    parsed = parse_foods(dump([{"id": "a", "text": "Pho.", "kcal": 350}, {"id": "b", "text": "N"}]))
+    assert [r.id for r in parsed.records] == ["a", "b"]
+    assert parsed.records[0].extra == {"kcal": 350}
+
+
+def test_one_bad_item_leaves_the_others_as_a_clean_upload_would():
+    good = [
+        {"id": " a ", "text": " Pho. ", "region": "Vietnam", "kcal": 350, "tags": ["x"]},
+        {"id": "b", "text": "Natto.", "type": " ", "region": None, "hash": "mine"},
+    ]
+    clean = parse_foods(dump(good))
+    mixed = parse_foods(dump([good[0], {"id": 7, "text": "x"}, good[1]]))
+    assert mixed.records == clean.records
+    assert [(r.index, r.id) for r in mixed.rejects] == [(1, None)]
+    assert [w.replace("item 2", "item 1") for w in mixed.warnings] == clean.warnings
+
+
+def test_unstorable_values_reject_only_their_item():
+    """1e999 reads as infinity, which JSON cannot carry (the write would fail on every retry);
+    a lone surrogate cannot be written as UTF-8. The other items still go in."""
+    parsed = parse_foods(
+        b'[{"id": "a", "text": "x", "kcal": 1e999}, {"id": "b", "text": "y", "note": "\\udc00"},'
+        b' {"id": "c", "text": "Caf\\u00e9.", "note": "caf\\u00e9", "kcal": -1.5e300}]'
+    )
+    assert [r.id for r in parsed.records] == ["c"]
+    assert [(r.index, r.id) for r in parsed.rejects] == [(0, "a"), (1, "b")]
+    assert "'kcal' is out of range" in parsed.rejects[0].reason
+    assert "'note' is not valid Unicode" in parsed.rejects[1].reason
 
 
 def test_utf8_bom_is_accepted():

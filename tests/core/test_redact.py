@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -73,3 +76,26 @@ def test_the_core_logger_redacts():
     out = stream.getvalue()
     assert "hunter2" not in out and "hunter3" not in out
     assert "https://***@gen.example/v1?token=***" in out
+
+
+def test_the_clis_text_logger_prints_errors_only_redacted_without_powertools():
+    """RAGFOOD_LOG_FORMAT=text (the CLI's everyday commands, never Lambda): errors as text on
+    stderr, nothing below ERROR, credentials hidden, Powertools not even imported."""
+    probe = (
+        "import sys\n"
+        "from ragfood.log import logger\n"
+        "logger.info('info line'); logger.warning('warning line')\n"
+        "logger.error('failed calling %s', 'https://user:hunter2@gen.example/v1?token=hunter3')\n"
+        "print('powertools' if 'aws_lambda_powertools' in sys.modules else 'no powertools')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, "RAGFOOD_LOG_FORMAT": "text"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "no powertools"
+    assert result.stderr.strip() == "failed calling https://***@gen.example/v1?token=***"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ragfood.relevance import (
+    WEIGHT_FLOOR,
     Found,
     RelevanceSettings,
     content_terms,
     coverage,
     merge_candidates,
+    question_terms,
     rank,
     select,
     term_weights,
@@ -27,10 +29,40 @@ def test_content_terms_drop_stop_words_stem_and_fold_accents():
     assert content_terms("Which is it?") == frozenset()
 
 
+@pytest.mark.parametrize("text", ["Pho Bo", "STRASSE", "Straße", "Crème brûlée", "ramen ﬁsh", "Ǆ"])
+def test_folding_takes_the_ascii_shortcut_only_when_it_changes_nothing(text: str):
+    import unicodedata
+
+    from ragfood.relevance import _fold
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    assert _fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def test_a_word_no_candidate_contains_weighs_most_and_a_shared_one_least():
     docs = [content_terms(t) for t in ("beef noodle soup", "beef stew", "beef pie")]
     weights = term_weights(content_terms("beef okonomiyaki"), docs)
     assert weights["okonomiyaki"] > weights["beef"] > 0
+
+
+def test_a_word_every_candidate_shares_still_counts_for_something():
+    # Every candidate is Australian; the one that mentions a capital says nothing of Australia.
+    docs = [content_terms(f"{dish}, popular in Australia") for dish in "abcdefghi"]
+    docs.append(content_terms("noodle soup of the former capital"))
+    weights = term_weights(content_terms("capital of Australia"), docs)
+    assert weights["australia"] >= WEIGHT_FLOOR * weights["capit"]
+    assert coverage(weights, docs[-1]) < 0.8  # not "covered" by half of the question
+
+
+def test_how_a_question_is_asked_does_not_count_against_the_item_that_answers_it():
+    dense = [found("jalebi", 0.76, "jalebi, a syrupy dessert from India")]
+    asked = merge_candidates("Can you recommend a dessert from India?", dense)
+    assert asked[0].coverage == 1.0
+    assert question_terms("Which country does bibimbap come from?") == {"bibimbap"}
+    assert question_terms("What's the difference between pierogi and varenyky?") == {
+        "pierogi",
+        "varenyki",
+    }
 
 
 def test_coverage_is_the_weighted_share_of_question_words_in_the_document():

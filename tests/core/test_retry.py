@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import pytest
 
@@ -85,3 +88,35 @@ def test_each_retry_is_reported():
     )
     httpx.Client(transport=transport).get("http://index/info")
     assert reports == [(1, "HTTP 429")]
+
+
+def test_a_single_attempt_policy_returns_the_failed_answer_at_once():
+    script = Script(503, 200)
+    client, sleeps = client_for(script, attempts=1)
+    assert client.post("http://index/query").status_code == 503
+    assert script.calls == 1 and sleeps == []
+
+
+def test_the_first_failure_counts_as_the_first_attempt():
+    # The first attempt is sent outside tenacity and replayed into it: never sent twice, and
+    # it uses up one of the policy's attempts.
+    script = Script(httpx.ConnectError("Connection refused"), 200)
+    client, sleeps = client_for(script, attempts=2)
+    assert client.post("http://index/query").status_code == 200
+    assert script.calls == 2 and len(sleeps) == 1
+
+
+def test_requests_that_succeed_at_once_never_load_tenacity():
+    # tenacity is imported on the first failure only: ~4 ms of the ask function's cold start.
+    probe = (
+        "import sys, httpx\n"
+        "from ragfood.retry import RetryingTransport, RetryPolicy\n"
+        "ok = httpx.MockTransport(lambda request: httpx.Response(200))\n"
+        "client = httpx.Client(transport=RetryingTransport(ok, RetryPolicy(3, 0, 0)))\n"
+        "assert client.get('http://index/info').status_code == 200\n"
+        "print('tenacity' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

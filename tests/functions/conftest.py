@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from upstash_vector import Index
 
 from ragfood_cli.lambda_runner import LocalFunction
 from ragfood_vector.launcher import VectorServer
+from tests.support.env import ragfood_env
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -23,15 +23,6 @@ TENANTS = ("acme", "globex")  # the tenants named in events/s3-put-tenants.json
 
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -65,14 +56,14 @@ def clean_index(vector_server: VectorServer) -> Index:
 
 @pytest.fixture
 def function_env(vector_server: VectorServer, moto_endpoint: str) -> dict[str, str]:
-    return {
-        **vector_server.client_env(),
-        "AWS_ENDPOINT_URL_S3": moto_endpoint,
-        "RAGFOOD_RETRY_INITIAL_S": "0.01",
-        "RAGFOOD_RETRY_MAX_S": "0.05",
-        "RAGFOOD_MIN_SCORE": "0.5",
-        "GENERATOR_URL": "",
-    }
+    # Not quiet: the template's log level, as deployed.
+    return ragfood_env(
+        vector_server,
+        quiet=False,
+        AWS_ENDPOINT_URL_S3=moto_endpoint,
+        RAGFOOD_RETRY_INITIAL_S="0.01",
+        RAGFOOD_RETRY_MAX_S="0.05",
+    )
 
 
 @pytest.fixture

@@ -93,6 +93,18 @@ def test_openapi_document_is_served(function):
     assert response["statusCode"] == 200 and "/ask" in body(response)["paths"]
 
 
+def test_openapi_document_describes_every_error_response(function):
+    event = load_event("api-health.json")
+    event = {**event, "path": "/openapi.json", "resource": "/openapi.json"}
+    document = body(function("ask").invoke(event))
+    assert "ErrorBody" in document["components"]["schemas"]
+    for path in ("/ask", "/ask/stream"):
+        responses = document["paths"][path]["post"]["responses"]
+        for status in ("422", "502", "503", "504"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

@@ -33,7 +33,7 @@ class StubState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     rewrite_to: str | None = None  # the reply to follow-up rewrite requests (None: a quote)
     word_delay_s: float = 0.0  # streamed answers: a pause before each word (slow but finishing)
-    closed: threading.Event = field(default_factory=threading.Event)
+    closed: threading.Event = field(default_factory=threading.Event)  # ends open trickles
     open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
@@ -72,6 +72,10 @@ class GeneratorStub:
         self.state.stall_after = None
         self.state.requests.clear()
         self.state.rewrite_to, self.state.word_delay_s = None, 0.0
+        # Trickles started before now end (a stalled one whose client hung up never notices):
+        # the next test, sharing this stub, starts with no stream open.
+        self.state.closed.set()
+        self.state.closed = threading.Event()
 
     def __enter__(self) -> GeneratorStub:
         self._thread.start()
@@ -172,12 +176,13 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
+            closed = state.closed  # the one of this stream's time (reset swaps it)
             state.open_streams += 1
             try:
                 n = 0
-                while not state.closed.is_set():
+                while not closed.is_set():
                     if state.stall_after is not None and n >= state.stall_after:
-                        state.closed.wait()  # silent, connection open, until the stub stops
+                        closed.wait()  # silent, connection open, until a reset or the end
                         break
                     piece = "slowly" if n == 0 else " slowly"
                     if not stream:
@@ -191,7 +196,7 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(data)
                     self.wfile.flush()
                     n += 1
-                    state.closed.wait(state.trickle_s)
+                    closed.wait(state.trickle_s)
             except OSError:  # the client hung up: what a deadline-bound client does
                 pass
             finally:

@@ -36,6 +36,23 @@ def test_query_data_is_refused_with_the_embedding_model_message(raw_index: Index
         raw_index.query(data="tomato soup")
 
 
+def test_a_resumable_query_by_data_is_refused_with_the_embedding_model_message(
+    raw_index: Index,
+) -> None:
+    with pytest.raises(UpstashError) as caught:
+        raw_index.resumable_query(data="tomato soup")
+
+    assert str(caught.value) == NO_MODEL
+
+
+def test_a_resumable_query_by_vector_works(raw_index: Index) -> None:
+    raw_index.upsert([("r1", [1.0] + [0.0] * 7), ("r2", [0.0, 1.0] + [0.0] * 6)], namespace="rq")
+
+    first, handle = raw_index.resumable_query(vector=[1.0] + [0.0] * 7, top_k=1, namespace="rq")
+    with handle:
+        assert [r.id for r in first + handle.fetch_next(5)] == ["r1", "r2"]
+
+
 def test_raw_vectors_of_the_configured_dimension_work(raw_index: Index) -> None:
     raw_index.upsert([("v", [1.0] * 8, {"k": 1}, "stored text")])
 

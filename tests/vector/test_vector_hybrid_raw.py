@@ -173,14 +173,32 @@ def test_exactly_1000_entries_are_accepted(
     assert result.id == "big" and result.score == pytest.approx(1000.0)
 
 
-def test_update_replaces_the_sparse_vector(hybrid_index: Index, three: str) -> None:
-    assert hybrid_index.update("c", sparse_vector=SparseVector([42], [2.0]), namespace=three)
+def test_update_replaces_the_sparse_vector(hybrid_index: Index, three: str, vec: Vec) -> None:
+    assert hybrid_index.update(
+        "c", vector=vec(1, 1), sparse_vector=SparseVector([42], [2.0]), namespace=three
+    )
 
     def sparse_ids(dimension: int) -> list[str]:
         found = hybrid_index.query(sparse_vector=SparseVector([dimension], [1.0]), namespace=three)
         return [r.id for r in found]
 
     assert sparse_ids(42) == ["c"] and sparse_ids(7) == []
+
+
+def test_a_hybrid_update_needs_both_vectors_or_neither(
+    hybrid_index: Index, three: str, vec: Vec
+) -> None:
+    # Upstash: "For hybrid indexes either none or both of vector and sparseVector fields must be
+    # present. It is not allowed to update only vector or sparseVector."
+    with pytest.raises(UpstashError, match=r"both .vector. and .sparseVector. or neither"):
+        hybrid_index.update("c", sparse_vector=SparseVector([42], [2.0]), namespace=three)
+    with pytest.raises(UpstashError, match=r"both .vector. and .sparseVector. or neither"):
+        hybrid_index.update("c", vector=vec(0, 1), data="new text", namespace=three)
+
+    [c] = hybrid_index.fetch("c", include_vectors=True, include_data=True, namespace=three)
+    assert c is not None and c.sparse_vector == SparseVector([7], [1.0])
+    assert c.vector == vec(1, 1) and c.data is None
+    assert hybrid_index.update("c", metadata={"kept": True}, namespace=three)
 
 
 def test_update_with_new_data_recomputes_both_sides(

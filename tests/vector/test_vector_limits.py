@@ -152,11 +152,6 @@ def test_an_unknown_endpoint_is_answered_404_in_json(vector_server: VectorServer
     assert response.status_code == 404 and response.json()["status"] == 404
 
 
-def test_resumable_queries_are_answered_as_unsupported(index: Index, vec: Vec) -> None:
-    with pytest.raises(UpstashError, match="Resumable queries are not supported"):
-        index.resumable_query(vector=vec(1))
-
-
 def test_errors_carry_their_http_status_in_the_body(vector_server: VectorServer) -> None:
     response = post(vector_server, "/query", {"vector": [1.0], "topK": 1})
 
@@ -170,3 +165,16 @@ def test_nan_in_a_body_is_refused_as_malformed_json(vector_server: VectorServer)
     response = post(vector_server, "/upsert", content=body)
 
     assert response.status_code == 400 and "NaN is not valid JSON" in response.json()["error"]
+
+
+def test_a_number_too_large_for_a_double_is_refused_as_malformed_json(
+    vector_server: VectorServer, index: Index, fresh_namespace: str
+) -> None:
+    # 1e400 is valid JSON text but no double holds it: stored as infinity, it could never be
+    # answered back (fetch would fail), so it is refused at the door like NaN.
+    body = b'{"id": "big", "vector": [' + b"0.5," * 383 + b'0.5], "metadata": {"x": 1e400}}'
+
+    response = post(vector_server, f"/upsert/{fresh_namespace}", content=body)
+
+    assert response.status_code == 400 and "1e400" in response.json()["error"]
+    assert index.fetch("big", include_metadata=True, namespace=fresh_namespace) == [None]

@@ -20,5 +20,6 @@ api_key = APIKeyHeader(
     auto_error=False,
 )
 
-# For routers whose routes need the key: include_router(..., dependencies=REQUIRES_API_KEY)
+# For routes that need the key: include_router(..., dependencies=REQUIRES_API_KEY), or
+# askapi.routes.ask.register(app, dependencies=REQUIRES_API_KEY)
 REQUIRES_API_KEY = [Security(api_key)]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import FastAPI, params
 
 from askapi.schemas import AskRequest, AskResponse
 from ragfood import services, telemetry
 from ragfood.pipeline import AskOptions
-
-router = APIRouter()
 
 
 def options_of(request: AskRequest) -> AskOptions:
@@ -19,10 +18,16 @@ def options_of(request: AskRequest) -> AskOptions:
     )
 
 
-@router.post("/ask", response_model=AskResponse)
 def ask(request: AskRequest) -> dict[str, Any]:
     exchange = services.conversations().ask(
         request.question, options_of(request), session_id=request.session_id
     )
     telemetry.record_answer(exchange.answer)
     return exchange.as_dict()
+
+
+def register(app: FastAPI, *, dependencies: Sequence[params.Depends]) -> None:
+    """Add the route to the app itself, not through an included router: FastAPI builds an
+    included router's route twice (on the router at import, then again with the app's context at
+    its first request), ~0.7 ms of the ask function's cold start (docs/performance.md)."""
+    app.post("/ask", response_model=AskResponse, dependencies=dependencies)(ask)
