@@ -458,3 +458,27 @@ def test_rolling_back_a_collection_never_migrated_says_so(ragfood, fresh_namespa
     result = ragfood("migrate", "rollback", "--collection", "fods", "--namespace", fresh_namespace)
     assert result.exit_code == 0  # nothing to undo is not a failure
     assert "nothing to roll back: no item of chroma:fods" in result.output
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["DELETE FROM segments", "DROP TABLE embedding_metadata"],
+    ids=["count-fails", "read-fails"],
+)
+def test_a_store_that_opens_but_cannot_be_read_says_so(cli_env, chroma_dir, tmp_path, damage):
+    """A store copied while its app wrote to it opens, then chromadb fails reading it (seen with a
+    live writer: "Failed to apply logs to the metadata segment"): a message, not a traceback."""
+    import shutil
+    import sqlite3
+
+    damaged = tmp_path / "chroma_db"
+    shutil.copytree(chroma_dir, damaged)
+    with sqlite3.connect(damaged / "chroma.sqlite3") as db:
+        db.execute(damage)
+    db.close()
+    argv = [str(RAGFOOD), "migrate", "chroma", str(damaged), "--collection", "foods"]
+    result = subprocess.run(argv, env=cli_env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cannot read collection 'foods'" in result.stderr
+    assert "stop that app" in result.stderr
