@@ -45,6 +45,8 @@ MIXED_AS_UPLOAD: list[dict[str, Any]] = [
     {"id": "empty-text", "text": "", "region": "Peru"},
     {"id": "too-long", "text": LONG_TEXT},
     {"id": "numeric-region", "text": "Injera is a sour flatbread.", "region": 5},
+    # Over Upstash's 48 KB of metadata per vector, which refuses the whole write request with it.
+    {"id": "huge-notes", "text": "Kimchi is fermented cabbage.", "notes": "spicy " * 10_000},
 ]
 
 
@@ -161,7 +163,9 @@ def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
     upload = parse_foods(json.dumps(MIXED_AS_UPLOAD).encode(), "foods.json")
     expected = {(r.id, r.reason) for r in upload.rejects}
     assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
-    assert {"empty-text", "too-long", "numeric-region"} == {r["id"] for r in summary["rejected"]}
+    assert {"empty-text", "too-long", "numeric-region", "huge-notes"} == {
+        r["id"] for r in summary["rejected"]
+    }
     assert set(_stored(vector_server, fresh_namespace)) == {"good-1", "good-2"}
     stored = _stored(vector_server, fresh_namespace)
     assert stored["good-2"].metadata["text_len"] == 30
