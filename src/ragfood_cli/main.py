@@ -436,8 +436,8 @@ def serve(
     _core_settings()
     try:
         sock = listen(host, port)
-    except ServeError as exc:
-        raise _fail(exc) from None
+    except ServeError as exc:  # exit 2 as `vector serve`: cannot start as asked
+        raise _fail(exc, code=2) from None
     console.print(f"ask API on http://{host}:{port} (docs: /docs)")
     config = uvicorn.Config(build_app(api_key), host=host, port=port, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
