@@ -29,6 +29,7 @@ from ragfood.errors import (
     VectorQuotaExceeded,
     VectorRequestError,
     VectorUnavailable,
+    VectorUnreachable,
 )
 from ragfood.redact import redact_text
 from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
@@ -475,7 +476,7 @@ def _translated(url: str) -> Iterator[None]:
     except httpx.TimeoutException:
         raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None
     except httpx.TransportError as exc:
-        raise VectorUnavailable(
+        raise VectorUnreachable(
             f"cannot reach vector index at {host}: {_reason(exc)} (after retries)"
         ) from None
     except UpstashError as exc:

@@ -125,7 +125,7 @@ def chroma(
     try:
         embedder = make_query_embedder(embed) if embed else None
     except EmbedSpecError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     questions = _load_questions(compare_file, _fail) if compare_file else None
 
     settings = _core_settings()
@@ -167,11 +167,11 @@ def chroma(
                     )
                     outcome["comparison"] = comparison.as_dict()
         except ChromaSourceError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
         except EmbedSpecError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
         except RagfoodError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
 
     if as_json:
         print(json.dumps(outcome, indent=2, ensure_ascii=False))
@@ -219,7 +219,7 @@ def rollback(
             allow_mass_delete=allow_mass_delete,
         )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
