@@ -30,6 +30,11 @@ MAX_ID_CHARS = 256
 # reasonable passage to embed and to show as a source.
 MAX_TEXT_BYTES = 40_000
 MAX_FIELD_CHARS = 200
+# Upstash keeps up to 48 KB of metadata per vector and refuses a whole write request (up to 1,000
+# items) for one item over it; an item's extra fields get what the product's own keys (hash,
+# source, region, type and their *_key copies) leave.
+MAX_METADATA_BYTES = 48 * 1024
+MAX_EXTRA_BYTES = MAX_METADATA_BYTES - 4 * 1024
 # Metadata keys the product writes itself; an item's extra fields may not shadow them.
 RESERVED_KEYS = frozenset(
     {"text", "region", "type", "region_key", "type_key", "hash", "source", "extra"}
@@ -264,15 +269,27 @@ def _extra_fields(
 def _unwritable(extra: dict[str, str | int | float | bool]) -> str | None:
     """Why a kept field cannot be stored, if it cannot: a number beyond float range (1e999 reads
     as infinity, which JSON cannot carry; the write would fail every time it is retried) or text
-    with a lone surrogate (not encodable as UTF-8)."""
+    with a lone surrogate (not encodable as UTF-8), or more metadata than an index item holds."""
+    chars = 0
     for key, value in extra.items():
         if isinstance(value, float) and not math.isfinite(value):
             return f"field {key!r} is out of range ({value}), not allowed in JSON"
+        chars += len(key) + (len(value) if isinstance(value, str) else 24)
         if isinstance(value, str) and not value.isascii():
             try:
                 value.encode()
             except UnicodeEncodeError:
                 return f"field {key!r} is not valid Unicode (it holds a lone surrogate)"
+    # A JSON-escaped character takes at most 6 bytes: only large fields pay for the exact size.
+    if chars * 6 > MAX_EXTRA_BYTES:
+        size = len(json.dumps(extra, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_EXTRA_BYTES:
+            largest = max(extra, key=lambda k: len(str(extra[k])))
+            return (
+                f"extra fields take {size} bytes of metadata; the index keeps at most "
+                f"{MAX_METADATA_BYTES} bytes per item, {MAX_EXTRA_BYTES} for extra fields "
+                f"(the largest is {largest!r})"
+            )
     return None
 
 
