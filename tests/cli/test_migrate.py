@@ -486,3 +486,50 @@ def test_a_store_that_opens_but_cannot_be_read_says_so(cli_env, chroma_dir, tmp_
     assert "Traceback" not in result.stderr
     assert "cannot read collection 'foods'" in result.stderr
     assert "stop that app" in result.stderr
+
+
+def test_ids_are_kept_exactly_even_with_surrounding_spaces(
+    migrate, tmp_path, vector_server, fresh_namespace
+):
+    """Chroma ids are exact keys: "pho" and " pho " are two documents. An upload strips ids (a
+    hand-written typo), which here stored " pho "'s document under the id "pho" and rejected the
+    real "pho" as a duplicate."""
+    path = tmp_path / "chroma_db"
+    client = chroma_client(path)
+    documents = [
+        {
+            "id": " pho ",
+            "text": "Injera is an Ethiopian flatbread.",
+            "metadata": {"region": "Ethiopia"},
+        },
+        {
+            "id": "pho",
+            "text": "Pho is a Vietnamese noodle soup.",
+            "metadata": {"region": "Vietnam"},
+        },
+        {
+            "id": "tab\tid",
+            "text": "Mochi is a Japanese rice cake.",
+            "metadata": {"type": "dessert"},
+        },
+        {"id": "\u00fcn\u00efc\u00f8d\u00e9-\U0001f35c ", "text": "Ramen is a noodle soup."},
+    ]
+    add_collection(client, "padded", documents, hash_embed())
+    client.close()
+
+    result, summary = migrate("--collection", "padded", "--json", path=path)
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert (summary["upserted"], summary["rejected"]) == (4, [])
+    assert summary["verification"] == {"checked": 4, "lost": [], "changed": []}
+    stored = _stored(vector_server, fresh_namespace)
+    assert set(stored) == {d["id"] for d in documents}
+    for document in documents:
+        assert stored[document["id"]].data.startswith(document["text"])
+
+    result, summary = migrate(
+        "--collection", "padded", "--compare-sample", "4", "--json", path=path
+    )
+    assert result.exit_code == 0, result.output
+    assert summary is not None and summary["upserted"] == 0
+    assert summary["comparison"]["chroma_recall@1"] == 1.0
