@@ -203,6 +203,17 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
     assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
 
 
+def test_a_directory_from_before_chroma_0_4_says_how_to_convert_it(migrate, tmp_path):
+    # chromadb < 0.4 persisted with duckdb+parquet: these files and an index/ directory
+    for name in ("chroma-collections.parquet", "chroma-embeddings.parquet"):
+        (tmp_path / name).write_bytes(b"PAR1")
+    (tmp_path / "index").mkdir()
+    result, _ = migrate("--collection", "foods", path=tmp_path)
+    assert result.exit_code == 1
+    assert "ChromaDB directory from before 0.4" in result.output
+    assert "chroma-migrate" in result.output
+
+
 def test_a_damaged_chroma_directory_says_so(migrate, tmp_path):
     (tmp_path / "chroma.sqlite3").write_bytes(b"not a database")
     result, _ = migrate("--collection", "foods", path=tmp_path)
