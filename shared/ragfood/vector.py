@@ -416,19 +416,23 @@ class VectorGateway:
         done = 0
         with ThreadPoolExecutor(self._parallelism, thread_name_prefix="vector") as pool:
             pending = {pool.submit(send_one, batch) for batch in batches}
-            while pending:
-                # FIRST_COMPLETED: progress moves as each batch lands, not once all have.
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    if future.exception() is not None:
-                        # Stop sending more; batches already in flight finish on their own.
-                        for other in pending:
-                            other.cancel()
-                        raise future.exception()  # type: ignore[misc]
-                    count = future.result()
-                    done += count
-                    if progress:
-                        progress(count)
+            try:
+                while pending:
+                    # FIRST_COMPLETED: progress moves as each batch lands, not once all have.
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        if future.exception() is not None:
+                            raise future.exception()  # type: ignore[misc]
+                        count = future.result()
+                        done += count
+                        if progress:
+                            progress(count)
+            except BaseException:
+                # A failed batch or Ctrl-C: stop sending more (leaving the pool would otherwise
+                # wait for every queued batch); batches already in flight finish on their own.
+                for other in pending:
+                    other.cancel()
+                raise
         return done
 
 

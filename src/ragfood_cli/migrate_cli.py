@@ -11,13 +11,23 @@ chromadb, numpy and the core are imported inside the command: `ragfood --help` s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragfood_cli.render import JsonFlag, console, errors, escape, print_report, stage_progress
+from ragfood_cli.render import (
+    JsonFlag,
+    console,
+    errors,
+    escape,
+    print_error,
+    print_report,
+    stage_progress,
+)
 
 if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
@@ -131,7 +141,7 @@ def chroma(
     settings = _core_settings()
     namespace = settings.namespace if namespace is None else namespace
     outcome: dict[str, Any] = {"path": str(path), "collection": collection}
-    with stage_progress(quiet=as_json) as progress:
+    with _interruptible(), stage_progress(quiet=as_json) as progress:
         try:
             with open_snapshot(path) as client:
                 read = read_collection(
@@ -237,6 +247,29 @@ def rollback(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C or SIGTERM stops the migration cleanly: the private copy of the directory is
+    removed (SIGTERM's default would leave it in TMPDIR) and the message says how to resume."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyboardInterrupt:
+        # Every write is whole and idempotent: what was written stays, a re-run skips it.
+        print_error(
+            "interrupted: items written so far stay indexed; run the same command again to "
+            "finish (items already migrated are not written again)"
+        )
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _migrate(
     migration: Migration,
     gateway: VectorGateway,
@@ -258,6 +291,12 @@ def _migrate(
     if dry_run:
         return migration.plan(gateway, **guard)
     report = migration.run(gateway, progress=progress, **guard)
+    if report["status"] == "failed" and report["upserted"]:
+        report["error"] += (
+            f"; {report['upserted']} items were written before it stopped and stay in the index: "
+            "run the same command again once it accepts writes (they are not written again), or "
+            "undo them with `ragfood migrate rollback`"
+        )
     if report["status"] in ("rejected", "failed"):
         return report
     pending = wait_until_indexed(gateway, namespace)
