@@ -174,6 +174,7 @@ def make_client(
         response_hooks=[_raise_for_status],
         give_up=is_quota_response,
         client_class=JsonBodyClient,
+        whole_answers=True,  # the SDK reads every answer whole anyway; never streamed
     )
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,6 +28,7 @@ from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
 from tests.proof.conftest import LEAK_MARKERS, as_json, put_upload
 from tests.support.samples import FEIJOADA, MOCHI
+from tests.support.trickle_proxy import TrickleProxy
 
 UPLOAD_EVENT = load_event("s3-put-foods.json")
 ASK_EVENT = load_event("api-ask.json")  # "Which Vietnamese soup is made with beef broth...?"
@@ -213,6 +216,43 @@ def test_ingest_raises_while_the_index_is_down_and_the_retry_indexes_each_item_o
     (report,) = function("ingest", **env).invoke(UPLOAD_EVENT)["reports"]
     assert (report["upserted"], report["unchanged"]) == (20, len(BASE))
     assert index.index().info().namespaces[fresh_namespace].vector_count == len(grown)
+
+
+def finished_within(seconds: float, call: Callable[[], Any]) -> Any:
+    """call()'s result, or a failure when it is still running after `seconds`."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call()
+        except Exception as exc:  # handed to the test below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still waiting after {seconds:.0f} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def test_an_index_answer_that_trickles_forever_is_given_up_then_retried(
+    s3, function, vector_server, fresh_namespace
+):
+    # Each read gets a byte before its read timeout: only a bound on the whole answer ends it.
+    put_upload(s3, as_json(BASE))
+    with TrickleProxy(vector_server.url, trickled=1, interval_s=0.2) as proxy:
+        ingest = function(
+            "ingest",
+            UPSTASH_VECTOR_REST_URL=proxy.url,
+            RAGFOOD_NAMESPACE=fresh_namespace,
+            RAGFOOD_VECTOR_WRITE_TIMEOUT_S="1",
+        )
+        (report,) = finished_within(60, lambda: ingest.invoke(UPLOAD_EVENT))["reports"]
+        assert proxy.requests > proxy.trickled  # the trickled request was tried again
+    assert (report["status"], report["upserted"]) == ("ok", len(BASE))
+    assert vector_server.index().info().namespaces[fresh_namespace].vector_count == len(BASE)
 
 
 @pytest.fixture
