@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -253,6 +254,54 @@ def test_an_index_answer_that_trickles_forever_is_given_up_then_retried(
         assert proxy.requests > proxy.trickled  # the trickled request was tried again
     assert (report["status"], report["upserted"]) == ("ok", len(BASE))
     assert vector_server.index().info().namespaces[fresh_namespace].vector_count == len(BASE)
+
+
+class _EchoingFailure(BaseHTTPRequestHandler):
+    """A broken gateway in front of the index: answers 500 with the request's headers."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = f"<html><pre>upstream failed\n{self.headers}</pre></html>".encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_index() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingFailure)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_token_echoed_back_by_a_failing_peer_is_never_repeated(
+    s3, function, vector_server, echoing_index, fresh_namespace, capsys
+):
+    env = {
+        "UPSTASH_VECTOR_REST_URL": echoing_index,
+        "RAGFOOD_NAMESPACE": fresh_namespace,
+        "RAGFOOD_MAX_ATTEMPTS": "2",
+    }
+    put_upload(s3, as_json(BASE))
+    ingest = function("ingest", **env)
+    ingest.timeout_s = 16.0  # a short Lambda: its retry budget runs out in a few seconds
+    with pytest.raises(VectorUnavailable) as raised:
+        ingest.invoke(UPLOAD_EVENT)
+    response = function("ask", **env, RAGFOOD_RETRIEVAL="dense").invoke(ASK_EVENT)
+    logged = capsys.readouterr()
+    assert "HTTP 500" in str(raised.value) and response["statusCode"] == 503
+    for seen in (str(raised.value), response["body"], logged.out, logged.err):
+        for token in (vector_server.token, vector_server.readonly_token):
+            assert token[:12] not in seen  # not even the start of one, cut off by a length cap
 
 
 @pytest.fixture
