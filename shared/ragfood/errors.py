@@ -39,6 +39,11 @@ class VectorUnavailable(VectorError):
     """Transient: rate limited, 5xx, timeout or refused connection, still failing after retries."""
 
 
+class VectorUnreachable(VectorUnavailable):
+    """No answer at all (connection refused or reset, unknown host): the index is not running
+    there or the URL is wrong, which is what the CLI tells the user to check."""
+
+
 class VectorQuotaExceeded(VectorError):
     """A daily or monthly quota of the index is used up: retrying before it resets cannot help."""
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired
 
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError
-from pydantic_core import to_json
 from typing_extensions import TypedDict
 
 # They live apart so that the ask path recovers texts without importing this validator.
@@ -31,11 +30,11 @@ MAX_ID_CHARS = 256
 # reasonable passage to embed and to show as a source.
 MAX_TEXT_BYTES = 40_000
 MAX_FIELD_CHARS = 200
-# Upstash stores at most 48 KB of metadata per vector and refuses a whole write request with one
-# item over it, so an item whose own fields would not fit is rejected here, alone. Part of the
-# 48 KB is kept for what the sync adds later: the item's source (an S3 key is at most 1 KB).
+# Upstash keeps up to 48 KB of metadata per vector and refuses a whole write request (up to 1,000
+# items) for one item over it; an item's extra fields get what the product's own keys (hash,
+# source, region, type and their *_key copies) leave.
 MAX_METADATA_BYTES = 48 * 1024
-MAX_ITEM_METADATA_BYTES = MAX_METADATA_BYTES - 2 * 1024
+MAX_EXTRA_BYTES = MAX_METADATA_BYTES - 4 * 1024
 # Metadata keys the product writes itself; an item's extra fields may not shadow them.
 RESERVED_KEYS = frozenset(
     {"text", "region", "type", "region_key", "type_key", "hash", "source", "extra"}
@@ -242,12 +241,7 @@ def _record(valid: FoodItem, index: int, warnings: list[str]) -> FoodRecord | Re
     region, type_ = valid.get("region") or None, valid.get("type") or None
     enriched = enrich(text, region, type_)
     # Positional: ~15 % faster than by keyword, for every item of every upload (field order).
-    digest = content_hash(enriched, extra)
-    record = FoodRecord(item_id, text, region, type_, extra, enriched, digest)
-    # Without extra fields the metadata is a few hundred bytes (labels are capped): no need to look.
-    if extra and (problem := _oversized_metadata(record)):
-        return Reject(index, item_id, problem)
-    return record
+    return FoodRecord(item_id, text, region, type_, extra, enriched, content_hash(enriched, extra))
 
 
 def _extra_fields(
@@ -275,35 +269,28 @@ def _extra_fields(
 def _unwritable(extra: dict[str, str | int | float | bool]) -> str | None:
     """Why a kept field cannot be stored, if it cannot: a number beyond float range (1e999 reads
     as infinity, which JSON cannot carry; the write would fail every time it is retried) or text
-    with a lone surrogate (not encodable as UTF-8)."""
+    with a lone surrogate (not encodable as UTF-8), or more metadata than an index item holds."""
+    chars = 0
     for key, value in extra.items():
         if isinstance(value, float) and not math.isfinite(value):
             return f"field {key!r} is out of range ({value}), not allowed in JSON"
+        chars += len(key) + (len(value) if isinstance(value, str) else 24)
         if isinstance(value, str) and not value.isascii():
             try:
                 value.encode()
             except UnicodeEncodeError:
                 return f"field {key!r} is not valid Unicode (it holds a lone surrogate)"
+    # A JSON-escaped character takes at most 6 bytes: only large fields pay for the exact size.
+    if chars * 6 > MAX_EXTRA_BYTES:
+        size = len(json.dumps(extra, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_EXTRA_BYTES:
+            largest = max(extra, key=lambda k: len(str(extra[k])))
+            return (
+                f"extra fields take {size} bytes of metadata; the index keeps at most "
+                f"{MAX_METADATA_BYTES} bytes per item, {MAX_EXTRA_BYTES} for extra fields "
+                f"(the largest is {largest!r})"
+            )
     return None
-
-
-def _oversized_metadata(record: FoodRecord) -> str | None:
-    """Why the record's metadata cannot be stored, if it is too large (sized as Upstash does:
-    compact JSON, UTF-8), naming the field responsible when one field is."""
-    size = len(to_json(record.metadata("")))
-    if size <= MAX_ITEM_METADATA_BYTES:
-        return None
-    sizes = {key: len(to_json({key: value})) for key, value in record.extra.items()}
-    largest = max(sizes, key=sizes.__getitem__)
-    cause = (
-        f"field {largest!r} alone is {sizes[largest]} bytes"
-        if sizes[largest] * 2 > size
-        else f"its {len(sizes)} extra fields add up"
-    )
-    return (
-        f"its metadata would be {size} bytes, more than the {MAX_ITEM_METADATA_BYTES} an item's "
-        f"fields may take (Upstash stores {MAX_METADATA_BYTES} bytes per item): {cause}"
-    )
 
 
 def _describe_item_errors(exc: ValidationError) -> str:

@@ -22,7 +22,7 @@ from ragfood.errors import (
     GeneratorTimeout,
     GeneratorUnreachable,
 )
-from ragfood.redact import redact_text
+from ragfood.redact import MASK, redact_text
 
 Api = Literal["ollama", "openai"]
 Message = dict[str, str]
@@ -180,7 +180,8 @@ class GeneratorClient:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except GeneratorError:
+        except GeneratorError as exc:
+            self._hide_key(exc)
             raise
         except httpx.TimeoutException:
             raise GeneratorTimeout(
@@ -192,6 +193,13 @@ class GeneratorClient:
                 f"{redact_text(str(exc)) or type(exc).__name__}; "
                 "check GENERATOR_URL"
             ) from None
+
+    def _hide_key(self, exc: GeneratorError) -> None:
+        """Some hosts and proxies quote the credentials they refused in their error body; the
+        messages built from peer text must not carry the key on to answers and logs."""
+        key = self._api_key.get_secret_value() if self._api_key else ""
+        if key and key in str(exc):
+            exc.args = tuple(a.replace(key, MASK) if isinstance(a, str) else a for a in exc.args)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

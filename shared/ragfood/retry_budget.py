@@ -50,7 +50,7 @@ class RetryBudget:
             except VectorUnavailable as exc:
                 pause = min(self._max_pause_s, self._pause_s * 2**round_) * random.uniform(0.5, 1)
                 if pause >= self.deadline.remaining():
-                    raise VectorUnavailable(
+                    raise type(exc)(  # an unreachable index stays unreachable
                         f"{exc}; still failing when the ingest's {self.seconds:.0f} s retry "
                         f"budget ran out ({self.retries} operations retried)",
                         exc.status,

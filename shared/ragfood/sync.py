@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ragfood.errors import FoodFileError, VectorQuotaExceeded
-from ragfood.foods import MAX_FILE_BYTES, FoodRecord, Reject, parse_foods
+from ragfood.foods import MAX_FILE_BYTES, FoodRecord, ParsedFoods, Reject, parse_foods
 from ragfood.log import logger
 from ragfood.retry_budget import RetryBudget
 from ragfood.vector import StoredItem, VectorGateway
@@ -192,8 +192,12 @@ def sync_foods(
     budget_s: float = DEFAULT_BUDGET_S,
     max_bytes: int = MAX_FILE_BYTES,
     take_over: bool = False,
+    parsed: ParsedFoods | None = None,
 ) -> SyncReport:
     """Parse, plan and apply one upload as `source`.
+
+    `parsed`: records the caller parsed itself (a ChromaDB migration keeps ids exactly as they
+    are, surrounding spaces included, where an upload strips them); `raw` is then not read.
 
     Transient vector errors are retried within `budget_s` for the whole sync, then propagate (the
     caller decides to retry); a used-up quota stops at once with a 'failed' report. `max_bytes`
@@ -202,7 +206,8 @@ def sync_foods(
     started = time.perf_counter()
     report = SyncReport(source=source, namespace=namespace, status="ok")
     try:
-        parsed = parse_foods(raw, source, max_bytes=max_bytes)
+        if parsed is None:
+            parsed = parse_foods(raw, source, max_bytes=max_bytes)
     except FoodFileError as exc:
         report.status, report.error = "rejected", str(exc)
         report.timings_ms["total"] = _ms(started)

@@ -29,6 +29,7 @@ from ragfood.errors import (
     VectorQuotaExceeded,
     VectorRequestError,
     VectorUnavailable,
+    VectorUnreachable,
 )
 from ragfood.redact import MASK, redact_text
 from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
@@ -416,19 +417,23 @@ class VectorGateway:
         done = 0
         with ThreadPoolExecutor(self._parallelism, thread_name_prefix="vector") as pool:
             pending = {pool.submit(send_one, batch) for batch in batches}
-            while pending:
-                # FIRST_COMPLETED: progress moves as each batch lands, not once all have.
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    if future.exception() is not None:
-                        # Stop sending more; batches already in flight finish on their own.
-                        for other in pending:
-                            other.cancel()
-                        raise future.exception()  # type: ignore[misc]
-                    count = future.result()
-                    done += count
-                    if progress:
-                        progress(count)
+            try:
+                while pending:
+                    # FIRST_COMPLETED: progress moves as each batch lands, not once all have.
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        if future.exception() is not None:
+                            raise future.exception()  # type: ignore[misc]
+                        count = future.result()
+                        done += count
+                        if progress:
+                            progress(count)
+            except BaseException:
+                # A failed batch or Ctrl-C: stop sending more (leaving the pool would otherwise
+                # wait for every queued batch); batches already in flight finish on their own.
+                for other in pending:
+                    other.cancel()
+                raise
         return done
 
 
@@ -476,7 +481,7 @@ def _translated(url: str) -> Iterator[None]:
     except httpx.TimeoutException:
         raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None
     except httpx.TransportError as exc:
-        raise VectorUnavailable(
+        raise VectorUnreachable(
             f"cannot reach vector index at {host}: {_reason(exc)} (after retries)"
         ) from None
     except UpstashError as exc:

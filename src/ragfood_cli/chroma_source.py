@@ -120,9 +120,26 @@ def _close(client: Any) -> None:
         client.close()
 
 
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """chromadb's own errors (a store that opens but cannot be read: damaged, or copied while an
+    app was writing to it) as a ChromaSourceError that says so, not a stack trace."""
+    try:
+        yield
+    except ChromaSourceError:
+        raise
+    except Exception as exc:  # chromadb raises many kinds (InternalError, sqlite, Rust panics)
+        raise ChromaSourceError(
+            f"cannot read {what} ({type(exc).__name__}: {exc}). The directory may be damaged or "
+            "was copied while an app was writing to it: stop that app (or copy the directory "
+            "yourself while it is stopped) and run again"
+        ) from None
+
+
 def collection_names(client: Any) -> list[str]:
     # 1.x returns Collection objects, 0.6 returned names
-    return sorted(getattr(c, "name", c) for c in client.list_collections())
+    with _reading("the list of collections"):
+        return sorted(getattr(c, "name", c) for c in client.list_collections())
 
 
 def get_collection(client: Any, name: str) -> Any:
@@ -132,7 +149,8 @@ def get_collection(client: Any, name: str) -> Any:
         raise ChromaSourceError(f"no collection {name!r} in this directory; it has: {listing}")
     # embedding_function=None: the collection's own (by default an ONNX model) would be
     # downloaded on first use; we only ever query with embeddings we computed.
-    return client.get_collection(name, embedding_function=None)
+    with _reading(f"collection {name!r}"):
+        return client.get_collection(name, embedding_function=None)
 
 
 def read_collection(
@@ -144,13 +162,16 @@ def read_collection(
 ) -> ChromaCollection:
     """Every id with its document and metadata, read page by page."""
     handle = get_collection(client, name)
-    total = handle.count()
-    collection = ChromaCollection(name, metadata=dict(handle.metadata or {}), handle=handle)
+    with _reading(f"collection {name!r}"):
+        total = handle.count()
+        metadata = dict(handle.metadata or {})
+    collection = ChromaCollection(name, metadata=metadata, handle=handle)
     if progress:
         progress(0, total)
     offset = 0
     while True:
-        page = handle.get(limit=page_size, offset=offset, include=["documents", "metadatas"])
+        with _reading(f"collection {name!r} (documents from {offset})"):
+            page = handle.get(limit=page_size, offset=offset, include=["documents", "metadatas"])
         ids = page["ids"]
         documents = page.get("documents") or [None] * len(ids)
         metadatas = page.get("metadatas") or [None] * len(ids)
@@ -173,7 +194,8 @@ def read_collection(
 
 def stored_embeddings(collection: ChromaCollection, ids: Sequence[str]) -> dict[str, list[float]]:
     """The collection's own vectors for these ids (for --compare without --embed)."""
-    found = collection.handle.get(ids=list(ids), include=["embeddings"])
+    with _reading(f"the embeddings of collection {collection.name!r}"):
+        found = collection.handle.get(ids=list(ids), include=["embeddings"])
     embeddings = found.get("embeddings")
     if embeddings is None:
         return {}
@@ -184,7 +206,8 @@ def stored_embeddings(collection: ChromaCollection, ids: Sequence[str]) -> dict[
 
 
 def embedding_dimension(collection: ChromaCollection) -> int | None:
-    first = collection.handle.get(limit=1, include=["embeddings"])
+    with _reading(f"the embeddings of collection {collection.name!r}"):
+        first = collection.handle.get(limit=1, include=["embeddings"])
     embeddings = first.get("embeddings")
     if embeddings is None or len(embeddings) == 0:
         return None
@@ -197,9 +220,10 @@ def query(
     """The ids of the k nearest documents for each query embedding, best first."""
     if not embeddings:
         return []
-    result = collection.handle.query(
-        query_embeddings=[list(map(float, e)) for e in embeddings],
-        n_results=k,
-        include=["distances"],
-    )
+    with _reading(f"collection {collection.name!r} (a query)"):
+        result = collection.handle.query(
+            query_embeddings=[list(map(float, e)) for e in embeddings],
+            n_results=k,
+            include=["distances"],
+        )
     return [list(ids) for ids in result["ids"]]

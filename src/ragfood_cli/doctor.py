@@ -57,7 +57,7 @@ def _vector_checks(settings: Settings) -> list[Check]:
     except VectorError as exc:
         from ragfood_cli.render import describe
 
-        return [Check("vector index", False, describe(str(exc)))]
+        return [Check("vector index", False, describe(exc))]
     model = info.embedding_model or "none"
     namespace_count = info.namespaces.get(settings.namespace, 0)
     checks = [

@@ -90,8 +90,8 @@ def _resume_gc() -> None:
         gc.enable()
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    print_error(message)
+def _fail(problem: str | Exception, code: int = 1) -> typer.Exit:
+    print_error(problem)
     return typer.Exit(code)
 
 
@@ -107,7 +107,7 @@ def _core_settings() -> Any:
     try:
         return services.settings()
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
 
 
 def _not_blank(value: str | None, why: str) -> str | None:
@@ -168,7 +168,7 @@ def ingest(
                 take_over=take_over,
             )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     except KeyboardInterrupt:
         # Every write is whole and idempotent: what was written stays, a re-run skips it.
         errors.print(
@@ -199,7 +199,7 @@ def _require_reachable(gateway: Any) -> None:
         gateway.info()
     except VectorUnavailable as exc:
         if exc.status is None:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
 
 
 @app.command()
@@ -302,7 +302,7 @@ def _ask_local(
             .as_dict()
         )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
 
 
 def _ask_api(url: str, key: str | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +334,7 @@ def _ask_api_stream(
     try:
         return ask_stream(url, key, payload, on_token or (lambda _: None))
     except StreamError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     except httpx.HTTPError as exc:
         raise _fail(f"cannot reach {url}: {exc}") from None
 
@@ -379,7 +379,7 @@ def chat(
             continue
         except RagfoodError as exc:
             console.print()
-            print_error(str(exc))
+            print_error(exc)
             continue
         session_id = exchange.session_id
         console.print()
@@ -409,7 +409,7 @@ def invoke(
         local = LocalFunction(function, env_file=env_vars)
         payload = load_json_object(event, "the event")
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     try:
         result = local.invoke(payload)
     except Exception as exc:
@@ -436,8 +436,8 @@ def serve(
     _core_settings()
     try:
         sock = listen(host, port)
-    except ServeError as exc:
-        raise _fail(str(exc)) from None
+    except ServeError as exc:  # exit 2 as `vector serve`: cannot start as asked
+        raise _fail(exc, code=2) from None
     console.print(f"ask API on http://{host}:{port} (docs: /docs)")
     config = uvicorn.Config(build_app(api_key), host=host, port=port, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
@@ -489,7 +489,7 @@ def evaluate(
     try:
         questions = ev.load_questions(file)
     except (ValueError, json.JSONDecodeError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     ns = settings.namespace if namespace is None else namespace
     try:
         retriever = services.pipeline().retriever
@@ -498,7 +498,7 @@ def evaluate(
         )
         kind = "hybrid" if retriever.hybrid else "dense"
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     if calibrate:
         if len(questions) < folds or all(q.answerable for q in questions):
             raise _fail(f"--calibrate needs at least {folds} questions, some unanswerable")

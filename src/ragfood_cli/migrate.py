@@ -12,13 +12,22 @@ the content we wrote is reported as lost.
 from __future__ import annotations
 
 import json
+import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragfood.foods import RESERVED_KEYS, FoodRecord, ParsedFoods, parse_foods
+from ragfood.foods import (
+    MAX_ID_CHARS,
+    RESERVED_KEYS,
+    FoodRecord,
+    ParsedFoods,
+    Reject,
+    parse_foods,
+)
 from ragfood.retry_budget import RetryBudget
 from ragfood.sync import DEFAULT_BUDGET_S, SyncProgress, plan_sync, stored_for, sync_foods
 from ragfood.vector import VectorGateway
@@ -31,6 +40,8 @@ MAX_MIGRATION_BYTES = 2 * 1024**3
 # itself (LangChain, for one, stores a `source` per document): kept under a `chroma_` prefix.
 _RENAMED = (RESERVED_KEYS - {"region", "type"}) | {"id"}
 PREFIX = "chroma_"
+_STAND_IN_PREFIX = "ragfood-padded-id-"
+_STAND_IN = re.compile(rf"'({_STAND_IN_PREFIX}\d+-[0-9a-f]{{32}})'")
 
 
 def source_name(collection: str) -> str:
@@ -78,6 +89,41 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Iterable) and not isinstance(value, str | bytes):
         return list(value)
     return str(value)
+
+
+def _stand_ins(rows: Sequence[ChromaRow]) -> tuple[list[ChromaRow], dict[str, str]]:
+    """Rows whose id has surrounding whitespace get a stand-in id for validation.
+
+    In ChromaDB an id is an exact key (" pho " and "pho" are two documents), but the validator
+    strips ids, as a typo in a hand-written foods.json: " pho " would be stored as "pho" and the
+    real "pho" rejected as a duplicate. Returns the rows and {stand-in: original id}.
+    """
+    padded: dict[str, str] = {}
+    result = []
+    for row in rows:
+        id_ = row.id
+        if id_ != id_.strip() and id_.strip() and len(id_) <= MAX_ID_CHARS:
+            stand_in = f"{_STAND_IN_PREFIX}{len(padded)}-{uuid.uuid4().hex}"
+            padded[stand_in] = id_
+            row = ChromaRow(stand_in, row.document, row.metadata)
+        result.append(row)
+    return result, padded
+
+
+def _restore_ids(parsed: ParsedFoods, padded: dict[str, str]) -> ParsedFoods:
+    if not padded:
+        return parsed
+    for record in parsed.records:
+        record.id = padded.get(record.id, record.id)
+    parsed.rejects = [
+        Reject(r.index, padded.get(r.id, r.id) if r.id else r.id, r.reason) for r in parsed.rejects
+    ]
+
+    def original(match: re.Match[str]) -> str:
+        return repr(padded.get(match[1], match[1]))
+
+    parsed.warnings = [_STAND_IN.sub(original, w) for w in parsed.warnings]
+    return parsed
 
 
 @dataclass
@@ -147,9 +193,10 @@ class Migration:
     @classmethod
     def of(cls, collection: ChromaCollection) -> Migration:
         source = source_name(collection.name)
-        raw, warnings = to_upload(collection.rows)
+        rows, padded = _stand_ins(collection.rows)
+        raw, warnings = to_upload(rows)
         parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
-        return cls(collection, source, raw, parsed, warnings)
+        return cls(collection, source, raw, _restore_ids(parsed, padded), warnings)
 
     def run(
         self,
@@ -164,6 +211,7 @@ class Migration:
         report = sync_foods(
             self.raw,
             gateway,
+            parsed=self.parsed,
             namespace=namespace,
             source=self.source,
             max_delete_fraction=max_delete_fraction,

@@ -11,13 +11,23 @@ chromadb, numpy and the core are imported inside the command: `ragfood --help` s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragfood_cli.render import JsonFlag, console, errors, escape, print_report, stage_progress
+from ragfood_cli.render import (
+    JsonFlag,
+    console,
+    errors,
+    escape,
+    print_error,
+    print_report,
+    stage_progress,
+)
 
 if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
@@ -125,13 +135,13 @@ def chroma(
     try:
         embedder = make_query_embedder(embed) if embed else None
     except EmbedSpecError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     questions = _load_questions(compare_file, _fail) if compare_file else None
 
     settings = _core_settings()
     namespace = settings.namespace if namespace is None else namespace
     outcome: dict[str, Any] = {"path": str(path), "collection": collection}
-    with stage_progress(quiet=as_json) as progress:
+    with _interruptible(), stage_progress(quiet=as_json) as progress:
         try:
             with open_snapshot(path) as client:
                 read = read_collection(
@@ -167,11 +177,11 @@ def chroma(
                     )
                     outcome["comparison"] = comparison.as_dict()
         except ChromaSourceError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
         except EmbedSpecError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
         except RagfoodError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc) from None
 
     if as_json:
         print(json.dumps(outcome, indent=2, ensure_ascii=False))
@@ -219,7 +229,7 @@ def rollback(
             allow_mass_delete=allow_mass_delete,
         )
     except RagfoodError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
     data = report.as_dict()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -235,6 +245,29 @@ def rollback(
         raise typer.Exit(EXIT_FAILED)
     if report.deletions_skipped:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C or SIGTERM stops the migration cleanly: the private copy of the directory is
+    removed (SIGTERM's default would leave it in TMPDIR) and the message says how to resume."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyboardInterrupt:
+        # Every write is whole and idempotent: what was written stays, a re-run skips it.
+        print_error(
+            "interrupted: items written so far stay indexed; run the same command again to "
+            "finish (items already migrated are not written again)"
+        )
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _migrate(

@@ -63,24 +63,25 @@ JsonFlag = Annotated[
 ]
 
 
-def describe(message: str) -> str:
+def describe(problem: str | Exception) -> str:
     """A problem as the CLI prints it: a URL in it keeps no credentials, and an index that cannot
     be reached at all comes with what to do."""
+    from ragfood.errors import VectorUnreachable
     from ragfood.redact import redact_text
 
-    message = redact_text(message)
-    if message.startswith("cannot reach vector index"):  # ragfood.vector, on a transport error
+    message = redact_text(str(problem))
+    if isinstance(problem, VectorUnreachable):
         message += (
             "; start the local one with `ragfood vector serve`, or check UPSTASH_VECTOR_REST_URL"
         )
     return message
 
 
-def print_error(message: str) -> None:
+def print_error(problem: str | Exception) -> None:
     """A failure of the command, as `describe` words it: one line on stderr and, with --json,
     `{"error": ...}` on stdout, so a script reading the command's JSON gets JSON whatever
     happened."""
-    message = describe(message)
+    message = describe(problem)
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if _json_output:
         print(json.dumps({"error": message}))

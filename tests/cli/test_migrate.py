@@ -45,6 +45,8 @@ MIXED_AS_UPLOAD: list[dict[str, Any]] = [
     {"id": "empty-text", "text": "", "region": "Peru"},
     {"id": "too-long", "text": LONG_TEXT},
     {"id": "numeric-region", "text": "Injera is a sour flatbread.", "region": 5},
+    # Over Upstash's 48 KB of metadata per vector, which refuses the whole write request with it.
+    {"id": "huge-notes", "text": "Kimchi is fermented cabbage.", "notes": "spicy " * 10_000},
 ]
 
 
@@ -161,7 +163,9 @@ def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
     upload = parse_foods(json.dumps(MIXED_AS_UPLOAD).encode(), "foods.json")
     expected = {(r.id, r.reason) for r in upload.rejects}
     assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
-    assert {"empty-text", "too-long", "numeric-region"} == {r["id"] for r in summary["rejected"]}
+    assert {"empty-text", "too-long", "numeric-region", "huge-notes"} == {
+        r["id"] for r in summary["rejected"]
+    }
     assert set(_stored(vector_server, fresh_namespace)) == {"good-1", "good-2"}
     stored = _stored(vector_server, fresh_namespace)
     assert stored["good-2"].metadata["text_len"] == 30
@@ -458,3 +462,119 @@ def test_rolling_back_a_collection_never_migrated_says_so(ragfood, fresh_namespa
     result = ragfood("migrate", "rollback", "--collection", "fods", "--namespace", fresh_namespace)
     assert result.exit_code == 0  # nothing to undo is not a failure
     assert "nothing to roll back: no item of chroma:fods" in result.output
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["DELETE FROM segments", "DROP TABLE embedding_metadata"],
+    ids=["count-fails", "read-fails"],
+)
+def test_a_store_that_opens_but_cannot_be_read_says_so(cli_env, chroma_dir, tmp_path, damage):
+    """A store copied while its app wrote to it opens, then chromadb fails reading it (seen with a
+    live writer: "Failed to apply logs to the metadata segment"): a message, not a traceback."""
+    import shutil
+    import sqlite3
+
+    damaged = tmp_path / "chroma_db"
+    shutil.copytree(chroma_dir, damaged)
+    with sqlite3.connect(damaged / "chroma.sqlite3") as db:
+        db.execute(damage)
+    db.close()
+    argv = [str(RAGFOOD), "migrate", "chroma", str(damaged), "--collection", "foods"]
+    result = subprocess.run(argv, env=cli_env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cannot read collection 'foods'" in result.stderr
+    assert "stop that app" in result.stderr
+
+
+def test_ids_are_kept_exactly_even_with_surrounding_spaces(
+    migrate, tmp_path, vector_server, fresh_namespace
+):
+    """Chroma ids are exact keys: "pho" and " pho " are two documents. An upload strips ids (a
+    hand-written typo), which here stored " pho "'s document under the id "pho" and rejected the
+    real "pho" as a duplicate."""
+    path = tmp_path / "chroma_db"
+    client = chroma_client(path)
+    documents = [
+        {
+            "id": " pho ",
+            "text": "Injera is an Ethiopian flatbread.",
+            "metadata": {"region": "Ethiopia"},
+        },
+        {
+            "id": "pho",
+            "text": "Pho is a Vietnamese noodle soup.",
+            "metadata": {"region": "Vietnam"},
+        },
+        {
+            "id": "tab\tid",
+            "text": "Mochi is a Japanese rice cake.",
+            "metadata": {"type": "dessert"},
+        },
+        {"id": "\u00fcn\u00efc\u00f8d\u00e9-\U0001f35c ", "text": "Ramen is a noodle soup."},
+    ]
+    add_collection(client, "padded", documents, hash_embed())
+    client.close()
+
+    result, summary = migrate("--collection", "padded", "--json", path=path)
+    assert result.exit_code == 0, result.output
+    assert summary is not None
+    assert (summary["upserted"], summary["rejected"]) == (4, [])
+    assert summary["verification"] == {"checked": 4, "lost": [], "changed": []}
+    stored = _stored(vector_server, fresh_namespace)
+    assert set(stored) == {d["id"] for d in documents}
+    for document in documents:
+        assert stored[document["id"]].data.startswith(document["text"])
+
+    result, summary = migrate(
+        "--collection", "padded", "--compare-sample", "4", "--json", path=path
+    )
+    assert result.exit_code == 0, result.output
+    assert summary is not None and summary["upserted"] == 0
+    assert summary["comparison"]["chroma_recall@1"] == 1.0
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_migration_stops_cleans_up_and_resumes(
+    start_vector_server, chroma_dir, tmp_path, fresh_namespace, signal_name
+):
+    """Ctrl-C (or a SIGTERM) stops sending at once: it used to send every remaining batch first,
+    and a SIGTERM left the private copy of the directory behind in TMPDIR. Run again, it writes
+    only what is missing and loses nothing."""
+    import signal
+    import time
+
+    from tests.support.env import ragfood_env
+
+    server = start_vector_server(embedder="hash", latency_ms=400)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = ragfood_env(
+        server, fresh_namespace, RAGFOOD_BATCH_SIZE="5", RAGFOOD_PARALLELISM="2", TMPDIR=str(tmpdir)
+    )
+    argv = [str(RAGFOOD), "migrate", "chroma", str(chroma_dir), "--collection", "foods", "--json"]
+    index = server.index()
+
+    def written() -> int:
+        info = index.info().namespaces.get(fresh_namespace)
+        return info.vector_count if info else 0
+
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while written() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(getattr(signal, signal_name))
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    assert b"interrupted" in stderr and b"run the same command again" in stderr
+    assert 0 < written() < 60  # 24 batches of 5, 2 at a time: it stopped after a few
+    assert list(tmpdir.iterdir()) == []  # the private copy is gone
+
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["upserted"] + summary["unchanged"] == 120
+    assert summary["unchanged"] > 0  # what the first run wrote is not written (billed) again
+    assert summary["verification"] == {"checked": 120, "lost": [], "changed": []}

@@ -83,12 +83,19 @@ def on_a_taken_port(args: list[str], env: dict[str, str]) -> tuple[int, Any]:
     return port, result
 
 
-def test_serve_on_a_port_in_use_names_the_port(cli_env):
-    port, result = on_a_taken_port(["serve"], cli_env)
-    assert result.returncode == 1
+@pytest.mark.parametrize(
+    ("args", "claim"),
+    [(["serve"], "ask API on"), (["vector", "serve", "--embedder", "hash"], "listening on")],
+    ids=["serve", "vector-serve"],
+)
+def test_a_server_on_a_port_in_use_names_the_port(cli_env, tmp_path, args, claim):
+    # Both servers exit 2, as for an option that cannot work: cannot start as asked.
+    env = {**cli_env, "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path / "vectors")}
+    port, result = on_a_taken_port(args, env)
+    assert result.returncode == 2
     output = result.stdout + result.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
-    assert "ask API on" not in output  # it never claimed to be serving
+    assert claim not in output  # it never claimed to be serving
     _clean(output)
 
 
@@ -143,18 +150,6 @@ def test_eval_on_a_malformed_questions_file_names_it(ragfood, tmp_path, content,
 def test_eval_of_a_file_that_is_missing_or_a_directory_is_a_usage_error(ragfood, tmp_path: Path):
     assert ragfood("eval", str(tmp_path / "nope.json")).exit_code == 2
     assert ragfood("eval", str(tmp_path)).exit_code == 2
-
-
-def test_vector_serve_on_a_port_in_use_names_the_port(tmp_path):
-    port, result = on_a_taken_port(
-        ["vector", "serve", "--embedder", "hash"],
-        {"PATH": "/usr/bin:/bin", "RAGFOOD_VECTOR_DATA_DIR": str(tmp_path / "vectors")},
-    )
-    assert result.returncode == 2
-    output = result.stdout + result.stderr
-    assert f"port {port} on 127.0.0.1 is already in use" in output and "--port" in output
-    assert "listening on" not in output  # it never claimed to be serving
-    _clean(output)
 
 
 @pytest.fixture

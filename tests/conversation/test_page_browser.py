@@ -4,7 +4,9 @@ numbered sources, follows up, filters, enters the API key — and nothing leaves
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -142,3 +144,78 @@ def test_the_page_loads_nothing_from_elsewhere_and_forbids_it(page, kb_env):
         )
         assert blocked.startswith("blocked")
     assert hosts(page) == {"127.0.0.1"}
+
+
+def stream_bodies(page: Page) -> list[dict]:
+    """The bodies the page has POSTed to ask/stream, in order."""
+    return [json.loads(body) for url, body in page.posts if url.endswith("/ask/stream")]  # type: ignore[attr-defined]
+
+
+def test_enter_while_an_answer_streams_waits_and_keeps_the_conversation(page, kb_env, stub):
+    """A second Enter while the first answer is still streaming sends nothing (the Ask button is
+    disabled, and the keyboard must honour it too): a follow-up sent then would reach the server
+    before the first turn is saved, and be answered without it. The typed text stays."""
+    stub.state.word_delay_s = 0.15  # about 5 s of streaming
+    page.posts = []  # type: ignore[attr-defined]
+    page.on("request", lambda r: page.posts.append((r.url, r.post_data)))  # type: ignore[attr-defined]
+    with ragfood_serve({**kb_env, "GENERATOR_URL": stub.url}) as base:
+        page.goto(f"{base}/")
+        page.fill("#question", "Tell me about the Vietnamese noodle soup pho")
+        page.press("#question", "Enter")
+        first = page.locator("#turns > li").nth(0)
+        expect(first.locator(".answer[aria-busy='true']")).to_contain_text("According")
+        page.fill("#question", "Which country is it from?")
+        page.press("#question", "Enter")
+        expect(first.locator(".answer")).to_have_attribute("aria-busy", "false")
+        assert len(stream_bodies(page)) == 1, stream_bodies(page)
+        expect(page.locator("#question")).to_have_value("Which country is it from?")
+        expect(page.locator("#turns > li")).to_have_count(1)
+
+        page.press("#question", "Enter")  # now it goes, as a follow-up of the first turn
+        second = page.locator("#turns > li").nth(1)
+        expect(second.locator(".note")).to_contain_text("Answered by")
+        expect(second.locator(".resolved")).to_contain_text("pho")
+        bodies = stream_bodies(page)
+        session = page.evaluate("sessionStorage.getItem('ragfood.session')")
+        assert [b.get("session_id") for b in bodies] == [None, session]
+
+
+def test_a_new_conversation_started_mid_answer_stays_new(page, kb_env, stub):
+    """A "New conversation" while an answer streams stops that answer (the server stops
+    generating) and the old session never comes back: the next question starts afresh."""
+    stub.state.mode, stub.state.trickle_s = "trickle", 0.3
+    page.posts = []  # type: ignore[attr-defined]
+    page.on("request", lambda r: page.posts.append((r.url, r.post_data)))  # type: ignore[attr-defined]
+    env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "8"}
+    with ragfood_serve(env) as base:
+        page.goto(f"{base}/")
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        first = page.locator("#turns > li").nth(0)
+        expect(first.locator(".answer[aria-busy='true']")).to_contain_text("slowly")
+        page.click("#new-conversation")
+        expect(page.locator("#turns > li")).to_have_count(0)
+        expect(page.locator("#ask")).to_be_enabled()
+        # The generation stops with the request, long before the 8 s budget would end it.
+        until = time.monotonic() + 5
+        while stub.state.open_streams and time.monotonic() < until:
+            time.sleep(0.1)
+        assert stub.state.open_streams == 0, "the abandoned answer is still being generated"
+        page.wait_for_timeout(500)
+        assert page.evaluate("sessionStorage.getItem('ragfood.session')") is None
+        expect(page.locator("#status")).to_have_text("New conversation.")
+
+        stub.state.mode = "ok"
+        ask(page, "What is mochi?")
+        turn = page.locator("#turns > li").nth(0)
+        expect(turn.locator(".note")).to_contain_text("Answered by")
+        assert "session_id" not in stream_bodies(page)[-1]
+
+
+def test_the_api_out_of_reach_is_said_plainly_and_the_question_kept(page, kb_env):
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+    # The server is gone now; the page is still open.
+    ask(page, "Tell me about the Vietnamese noodle soup pho")
+    expect(page.locator("#status.error")).to_contain_text("Could not reach the RAGFood API")
+    expect(page.locator("#question")).to_have_value("Tell me about the Vietnamese noodle soup pho")
+    expect(page.locator("#ask")).to_be_enabled()

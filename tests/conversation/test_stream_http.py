@@ -3,6 +3,7 @@ order, tokens as they are produced, the ask budget honoured, hang-ups stopping t
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -175,3 +176,35 @@ def test_the_invocation_deadline_from_lambda_web_adapter_ends_the_stream(kb_env,
         elapsed = time.monotonic() - started
     assert "event: done" in body and '"degraded": true' in body
     assert elapsed < 8, f"the stream lasted {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_a_generator_error_that_echoes_the_api_key_never_shows_it(kb_env, stub, tmp_path, api):
+    """Some gateways quote the credentials they refused in their error body: the reason in the
+    stream, the /ask answer and the server's logs still never carry GENERATOR_API_KEY."""
+    secret = "sk-test-0123456789abcdef"
+    stub.state.mode, stub.state.fail_status, stub.state.fail_echo = "fail", 429, True
+    env = {
+        **kb_env,
+        "GENERATOR_URL": stub.url,
+        "GENERATOR_API": api,
+        "GENERATOR_API_KEY": secret,
+        "POWERTOOLS_LOG_LEVEL": "INFO",  # the warning about the failure is logged
+    }
+    log = tmp_path / "serve.log"
+    with ragfood_serve(env, log_path=log) as base:
+        status, events = stream_events(base, QUESTION)
+        buffered = httpx.post(f"{base}/ask", json=QUESTION, timeout=30)
+    sent = [r for r in stub.state.requests if r["method"] == "POST"]
+    assert sent and sent[0]["headers"]["Authorization"] == f"Bearer {secret}"
+    assert status == 200 and events[-1].name == "done"
+    done = events[-1].data
+    assert done["degraded"] is True and "HTTP 429" in done["reason"]
+    assert buffered.status_code == 200 and buffered.json()["degraded"] is True
+    assert "generator failed" in log.read_text()
+    for where, text in [
+        ("stream", "".join(json.dumps(e.data) for e in events)),
+        ("/ask", buffered.text),
+        ("logs", log.read_text()),
+    ]:
+        assert secret not in text, f"the API key is in the {where}"

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 from pydantic import SecretStr
 
-from ragfood.errors import VectorQuotaExceeded, VectorUnavailable
+from ragfood.errors import VectorQuotaExceeded, VectorUnavailable, VectorUnreachable
 from ragfood.foods import parse_foods
 from ragfood.retry import RetryPolicy, retry_after_s
 from ragfood.retry_budget import RetryBudget
@@ -114,3 +114,15 @@ def test_the_retry_budget_ends_and_names_itself():
     with pytest.raises(VectorUnavailable, match="20 s retry budget ran out"):
         budget(failing)
     assert budget.retries >= 1
+
+
+def test_an_index_unreachable_until_the_budget_ends_is_still_reported_unreachable():
+    # The CLI tells the user to start the index or check its URL only for this kind of failure.
+    clock = iter(range(0, 1000, 5)).__next__
+    budget = RetryBudget(20, pause_s=1, clock=lambda: float(clock()), sleep=lambda _s: None)
+
+    def refused() -> None:
+        raise VectorUnreachable("cannot reach vector index at db: connection refused")
+
+    with pytest.raises(VectorUnreachable, match="20 s retry budget ran out"):
+        budget(refused)

@@ -159,6 +159,22 @@ def test_body_that_is_not_utf8_gets_400_naming_the_body(ask):
     assert_client_error(response, 400, "body")
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_min_score_that_is_not_a_finite_number_is_refused_saying_so(ask, number):
+    # Python's JSON parser accepts these literals; "should be less than or equal to 1" for NaN
+    # would send the client looking for the wrong mistake.
+    response = ask.invoke(request(f'{{"question": "pho", "min_score": {number}}}'))
+    assert_client_error(response, 422, "min_score")
+    assert "finite" in error_message(response)
+
+
+def test_body_nested_too_deeply_gets_400_saying_so(ask):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = ask.invoke(request('{"question": "pho", "x": ' + deep + "}"))
+    assert_client_error(response, 400, "body")
+    assert "nested too deeply" in error_message(response)
+
+
 def test_plain_text_body_gets_4xx_naming_the_body(ask):
     response = ask.invoke(request("What is pho?", content_type="text/plain"))
     assert_client_error(response, 422, "body")

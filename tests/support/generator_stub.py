@@ -35,6 +35,8 @@ class StubState:
     word_delay_s: float = 0.0  # streamed answers: a pause before each word (slow but finishing)
     closed: threading.Event = field(default_factory=threading.Event)  # ends open trickles
     open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
+    fail_status: int = 500  # mode "fail": the status answered
+    fail_echo: bool = False  # mode "fail": the error echoes the credentials, as some proxies do
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
         rewrite = bool(messages) and messages[0]["content"].startswith(REWRITE_MARKER)
@@ -72,6 +74,7 @@ class GeneratorStub:
         self.state.stall_after = None
         self.state.requests.clear()
         self.state.rewrite_to, self.state.word_delay_s = None, 0.0
+        self.state.fail_status, self.state.fail_echo = 500, False
         # Trickles started before now end (a stalled one whose client hung up never notices):
         # the next test, sharing this stub, starts with no stream open.
         self.state.closed.set()
@@ -120,7 +123,10 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"message": error}} if openai else {"error": error})
                 return
             if state.mode == "fail":
-                self._json(500, {"error": "stub generator failure"})
+                error = "stub generator failure"
+                if state.fail_echo:
+                    error += f" (Authorization: {self.headers.get('Authorization')})"
+                self._json(state.fail_status, {"error": error})
                 return
             if state.mode == "garbage":
                 self._raw(200, b"<html>this is not json", "text/html")

@@ -37,12 +37,16 @@ def wait_until_up(
 
 
 @contextmanager
-def ragfood_serve(env: Mapping[str, str], *options: str) -> Iterator[str]:
+def ragfood_serve(
+    env: Mapping[str, str], *options: str, log_path: Path | None = None
+) -> Iterator[str]:
     """Yield the base URL of a `ragfood serve` started with `env` (plus this PATH, unless `env`
-    sets one) and `options`; if it does not come up, the error carries the server's output."""
+    sets one) and `options`; if it does not come up, the error carries the server's output. Its
+    output goes to `log_path` when given (for tests that read the logs)."""
     port = free_port()
     # A file, not a pipe: a chatty server must never block on it.
-    with tempfile.TemporaryFile("w+") as log:
+    opened = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")  # noqa: SIM115
+    with opened as log:
         process = subprocess.Popen(
             [str(RAGFOOD), "serve", "--port", str(port), *options],
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},

@@ -76,7 +76,11 @@ def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     # 404/405/400 from routing or body parsing, in the API's one error shape.
     message = str(exc.detail)
     if exc.status_code == 400 and "parsing the body" in message:
-        message = "the request body could not be read; send UTF-8 encoded JSON"
+        # FastAPI raises it from what the JSON parser raised: name the mistake the client made.
+        if isinstance(exc.__cause__, RecursionError):
+            message = "the request body is nested too deeply to read; send flat JSON"
+        else:
+            message = "the request body could not be read; send UTF-8 encoded JSON"
     return error_response(exc.status_code, message)
 
 

@@ -11,6 +11,8 @@ from ragfood.pipeline import MAX_QUESTION_CHARS
 from ragfood.sessions import SESSION_ID
 
 Label = Annotated[str, Field(min_length=1, max_length=100)]
+# allow_inf_nan: the JSON parser accepts NaN, which the bound checks would misname ("<= 1")
+Score = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False)]
 
 
 class AskRequest(BaseModel):
@@ -21,7 +23,7 @@ class AskRequest(BaseModel):
     top_k: Annotated[int, Field(ge=1, le=20, strict=True)] | None = None
     region: Label | None = None
     type: Label | None = None
-    min_score: Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | None = None
+    min_score: Score | None = None
     session_id: (
         Annotated[
             str,

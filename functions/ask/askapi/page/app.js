@@ -10,6 +10,9 @@
   const statusLine = $("status"), keyPanel = $("key-panel"), keyInput = $("api-key");
   const seen = { regions: new Set(), types: new Set() };
   let sessionId = sessionStorage.getItem("ragfood.session") || null;
+  // The ask in flight (one at a time: a follow-up sent before the answer is done would reach
+  // the server before the turn it follows is saved), so that a new conversation can stop it.
+  let inFlight = null;
 
   function status(text, isError = false) {
     statusLine.textContent = text;
@@ -25,6 +28,9 @@
   });
 
   $("new-conversation").addEventListener("click", () => {
+    if (inFlight) inFlight.abort();  // its answer and its session belong to the old conversation
+    inFlight = null;
+    askButton.disabled = false;
     sessionId = null;
     sessionStorage.removeItem("ragfood.session");
     $("turns").replaceChildren();
@@ -42,25 +48,42 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const question = questionBox.value.trim();
-    if (!question) return;
+    if (!question || inFlight) return;  // Enter while answering: the text waits in the box
     const body = { question };
     for (const field of ["region", "type"]) {
       const value = $(field).value.trim();
       if (value) body[field] = value;
     }
     if (sessionId) body.session_id = sessionId;
+    const controller = new AbortController();
+    inFlight = controller;
     askButton.disabled = true;
     status("Searching the knowledge base…");
     const turn = addTurn(question);
+    turn.signal = controller.signal;
     try {
       await stream(body, turn);
     } catch (error) {
-      finishWithError(turn, error.message || String(error));
+      if (!controller.signal.aborted) {
+        finishWithError(turn, describe(error, turn));
+        if (!turn.started && !questionBox.value) questionBox.value = question;  // nothing lost
+      }
     } finally {
-      askButton.disabled = false;
       turn.answer.setAttribute("aria-busy", "false");
+      if (inFlight === controller) {
+        inFlight = null;
+        askButton.disabled = false;
+      }
     }
   });
+
+  function describe(error, turn) {
+    if (!(error instanceof TypeError)) return error.message || String(error);
+    // fetch's own failures ("Failed to fetch", "network error") say nothing to a reader.
+    return turn.started
+      ? "The connection was lost before the answer was complete."
+      : "Could not reach the RAGFood API: check the connection, then ask again.";
+  }
 
   function addTurn(question) {
     const node = $("turn-template").content.firstElementChild.cloneNode(true);
@@ -79,7 +102,9 @@
   async function stream(body, turn) {
     const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
     if (apiKey()) headers["x-api-key"] = apiKey();
-    const response = await fetch(STREAM_URL, { method: "POST", headers, body: JSON.stringify(body) });
+    const response = await fetch(STREAM_URL, {
+      method: "POST", headers, body: JSON.stringify(body), signal: turn.signal,
+    });
     if (!response.ok) {
       const detail = await response.json().catch(() => ({}));
       if (response.status === 403) {
@@ -89,6 +114,7 @@
       }
       throw new Error(detail.error || detail.message || `HTTP ${response.status}`);
     }
+    turn.started = true;
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     turn.finished = false;
@@ -123,6 +149,7 @@
   }
 
   function handle(event, data, turn) {
+    if (turn.signal.aborted) return;  // an abandoned conversation's events change nothing
     if (event === "sources") {
       remember(data);
       showSources(turn, data.sources);
