@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from ragfood.redact import RedactingFilter
@@ -28,7 +29,9 @@ def _core_logger() -> Logger | logging.Logger:
         return text
     from aws_lambda_powertools import Logger
 
-    return Logger(service=SERVICE)
+    # The CLI's own commands print their result (--json) on stdout: their logs go to stderr.
+    stream = sys.stderr if os.environ.get("RAGFOOD_LOG_STREAM") == "stderr" else None
+    return Logger(service=SERVICE, stream=stream)
 
 
 logger = _core_logger()

@@ -272,7 +272,7 @@ def _apply(
         plan.to_upsert,
         namespace=namespace,
         source=source,
-        progress=_stage(progress, "upsert", len(plan.to_upsert)),
+        progress=_tally(report, "upserted", _stage(progress, "upsert", len(plan.to_upsert))),
         retry=retry,
     )
     report.timings_ms["upsert"] = _ms(mark)
@@ -280,7 +280,7 @@ def _apply(
     report.deleted = gateway.delete(
         plan.to_delete,
         namespace=namespace,
-        progress=_stage(progress, "delete", len(plan.to_delete)),
+        progress=_tally(report, "deleted", _stage(progress, "delete", len(plan.to_delete))),
         retry=retry,
     )
     report.timings_ms["delete"] = _ms(mark)
@@ -353,6 +353,22 @@ def _stage(progress: SyncProgress | None, stage: str, total: int) -> Callable[[i
         progress(stage, done, total)
 
     return advance
+
+
+def _tally(
+    report: SyncReport,
+    counter: Literal["upserted", "deleted"],
+    advance: Callable[[int], None] | None,
+) -> Callable[[int], None]:
+    """Counts batches as they land, so that a sync stopped midway (a used-up quota) reports what
+    the index now holds rather than 0."""
+
+    def landed(count: int) -> None:
+        setattr(report, counter, getattr(report, counter) + count)
+        if advance:
+            advance(count)
+
+    return landed
 
 
 def _ms(since: float) -> float:

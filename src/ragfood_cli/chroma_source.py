@@ -23,6 +23,7 @@ from typing import Any
 
 PAGE_SIZE = 500  # documents per `collection.get`; bounded memory per page, few round trips
 CHROMA_DB_FILE = "chroma.sqlite3"
+LEGACY_MARK = "chroma-"  # chroma-collections.parquet, chroma-embeddings.parquet (chromadb < 0.4)
 
 ReadProgress = Callable[[int, int], None]  # (documents read so far, total)
 
@@ -62,6 +63,12 @@ def check_chroma_dir(path: Path) -> None:
         raise ChromaSourceError(
             f"{path} is a file, not a ChromaDB directory; pass the directory that holds "
             f"{CHROMA_DB_FILE} (the `path` given to chromadb.PersistentClient)"
+        )
+    if not (path / CHROMA_DB_FILE).is_file() and any(path.glob(f"{LEGACY_MARK}*.parquet")):
+        raise ChromaSourceError(
+            f"{path} is a ChromaDB directory from before 0.4 (DuckDB + Parquet files, no "
+            f"{CHROMA_DB_FILE}), which chromadb no longer reads: convert it first with Chroma's "
+            "tool (`pip install chroma-migrate && chroma-migrate`), then migrate the new directory"
         )
     if not (path / CHROMA_DB_FILE).is_file():
         raise ChromaSourceError(

@@ -28,4 +28,6 @@ def quiet_logs(verbose: bool, *, text_errors: bool = False) -> None:
     the core logs its errors as text on stderr and never imports Powertools (ragfood.log)."""
     if text_errors and not verbose and "POWERTOOLS_LOG_LEVEL" not in os.environ:
         os.environ.setdefault("RAGFOOD_LOG_FORMAT", "text")
+    if text_errors:  # stdout is the command's result (--json must parse), logs go to stderr
+        os.environ.setdefault("RAGFOOD_LOG_STREAM", "stderr")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "ERROR")

@@ -291,6 +291,12 @@ def _migrate(
     if dry_run:
         return migration.plan(gateway, **guard)
     report = migration.run(gateway, progress=progress, **guard)
+    if report["status"] == "failed" and report["upserted"]:
+        report["error"] += (
+            f"; {report['upserted']} items were written before it stopped and stay in the index: "
+            "run the same command again once it accepts writes (they are not written again), or "
+            "undo them with `ragfood migrate rollback`"
+        )
     if report["status"] in ("rejected", "failed"):
         return report
     pending = wait_until_indexed(gateway, namespace)

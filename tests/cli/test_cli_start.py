@@ -163,8 +163,8 @@ LOADED_PROBE = (  # as the console script runs the CLI (ragfood_cli.entry)
 )
 
 
-def loaded_by_ingest(vector_server: VectorServer, tmp_path, *options: str) -> tuple[str, str]:
-    """(stdout, the NOT_FOR_JSON modules loaded) of a console-script `ingest --json`."""
+def loaded_by_ingest(vector_server: VectorServer, tmp_path, *options: str) -> tuple[str, str, str]:
+    """(stdout, stderr, the NOT_FOR_JSON modules loaded) of a console-script `ingest --json`."""
     foods = tmp_path / "foods.json"
     foods.write_text(json.dumps([{"id": "pho", "text": "Pho is a Vietnamese noodle soup."}]))
     unset = ("POWERTOOLS_LOG_LEVEL", "RAGFOOD_LOG_FORMAT")
@@ -178,19 +178,20 @@ def loaded_by_ingest(vector_server: VectorServer, tmp_path, *options: str) -> tu
     )
     assert result.returncode == 0, result.stderr[-2000:]
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED=")][-1]
-    return result.stdout, line.removeprefix("LOADED=")
+    return result.stdout, result.stderr, line.removeprefix("LOADED=")
 
 
 def test_ingest_json_loads_no_terminal_libraries_nor_powertools(
     vector_server: VectorServer, tmp_path
 ):
-    stdout, loaded = loaded_by_ingest(vector_server, tmp_path)
+    stdout, _, loaded = loaded_by_ingest(vector_server, tmp_path)
     assert json.loads(stdout)["items"] == 1
     assert loaded == ""
 
 
 def test_verbose_ingest_still_logs_json_through_powertools(vector_server: VectorServer, tmp_path):
-    stdout, loaded = loaded_by_ingest(vector_server, tmp_path, "--verbose")
-    log = json.loads(stdout.splitlines()[0])
+    stdout, stderr, loaded = loaded_by_ingest(vector_server, tmp_path, "--verbose")
+    log = json.loads(next(ln for ln in stderr.splitlines() if ln.startswith("{")))
     assert (log["level"], log["message"], log["items"]) == ("INFO", "upload synced", 1)
+    assert json.loads(stdout)["items"] == 1  # on stderr: stdout is the --json report alone
     assert loaded == "aws_lambda_powertools"

@@ -203,6 +203,17 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
     assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
 
 
+def test_a_directory_from_before_chroma_0_4_says_how_to_convert_it(migrate, tmp_path):
+    # chromadb < 0.4 persisted with duckdb+parquet: these files and an index/ directory
+    for name in ("chroma-collections.parquet", "chroma-embeddings.parquet"):
+        (tmp_path / name).write_bytes(b"PAR1")
+    (tmp_path / "index").mkdir()
+    result, _ = migrate("--collection", "foods", path=tmp_path)
+    assert result.exit_code == 1
+    assert "ChromaDB directory from before 0.4" in result.output
+    assert "chroma-migrate" in result.output
+
+
 def test_a_damaged_chroma_directory_says_so(migrate, tmp_path):
     (tmp_path / "chroma.sqlite3").write_bytes(b"not a database")
     result, _ = migrate("--collection", "foods", path=tmp_path)
@@ -578,3 +589,23 @@ def test_an_interrupted_migration_stops_cleans_up_and_resumes(
     assert summary["upserted"] + summary["unchanged"] == 120
     assert summary["unchanged"] > 0  # what the first run wrote is not written (billed) again
     assert summary["verification"] == {"checked": 120, "lost": [], "changed": []}
+
+
+def test_a_migration_stopped_by_a_used_up_quota_reports_what_it_wrote(
+    start_vector_server, chroma_dir, fresh_namespace
+):
+    """The report said "upserted": 0 while the batches sent before the quota ran out were in the
+    index (owned by the migration): the figures must be what the index holds."""
+    from tests.support.env import ragfood_env
+
+    server = start_vector_server(embedder="hash", write_quota=3)
+    env = ragfood_env(server, fresh_namespace, RAGFOOD_BATCH_SIZE="10", RAGFOOD_PARALLELISM="1")
+    argv = [str(RAGFOOD), "migrate", "chroma", str(chroma_dir), "--collection", "foods", "--json"]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    stored = server.index().info().namespaces[fresh_namespace].vector_count
+    assert summary["status"] == "failed" and stored == 30
+    assert summary["upserted"] == stored
+    assert "30 items were written before it stopped" in summary["error"]
+    assert "ragfood migrate rollback" in summary["error"]
