@@ -79,7 +79,7 @@ def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
         return Resolution(question, "standalone")
     topic = ""
     for turn in reversed(turns):  # the latest turn that named something
-        topic = subject(turn.resolved_question or turn.question)
+        topic = topic_of(turn)
         if topic:
             break
     if not topic:
@@ -94,16 +94,21 @@ def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
     return Resolution(f"{question.rstrip(' ?')} ({topic})?", "rule")
 
 
+def topic_of(turn: Turn) -> str:
+    """What a turn was about: what its question named when it named something without referring
+    back ("What about pho?" is about pho, not about "pho" plus the subject the rule carried to
+    it in brackets), else the subject of the question as resolved ("Is it spicy?")."""
+    own = "" if _has_back_reference(turn.question) else subject(turn.question)
+    return own or subject(turn.resolved_question or turn.question)
+
+
 def needs_context(question: str) -> bool:
     """True when the question leans on an earlier turn: a pronoun, a lead-in ("and ..."), or no
     word that names a food."""
     lowered = question.casefold().strip()
-    if lowered.startswith(LEADS):
+    if lowered.startswith(LEADS) or _has_back_reference(question):
         return True
     words = [w.casefold() for w in _WORD.findall(question)]
-    for i, word in enumerate(words):
-        if _refers_back(word, words[i + 1] if i + 1 < len(words) else ""):
-            return True
     return not any(w not in STOP and w not in GENERIC for w in words)
 
 
@@ -119,6 +124,14 @@ def subject(question: str) -> str:
         and w.casefold() not in DEMONSTRATIVES
     ]
     return " ".join(keep[:6])
+
+
+def _has_back_reference(question: str) -> bool:
+    words = [w.casefold() for w in _WORD.findall(question)]
+    return any(
+        _refers_back(word, words[i + 1] if i + 1 < len(words) else "")
+        for i, word in enumerate(words)
+    )
 
 
 def _refers_back(word: str, following: str) -> bool:

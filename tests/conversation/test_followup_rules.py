@@ -92,3 +92,16 @@ def test_the_first_question_of_a_session_is_never_changed():
 )
 def test_a_generator_rewrite_is_used_only_when_it_looks_like_one_question(text, expected):
     assert clean_rewrite(text) == expected
+
+
+def test_a_new_subject_named_in_a_follow_up_replaces_the_old_one_for_the_next():
+    """ "What about pho?" after bibimbap is about pho: the subject carried to it in brackets
+    must not stick to pho for the rest of the conversation ("pho bibimbap")."""
+    turns = [
+        turn("What is in bibimbap?"),
+        turn("What about pho?", "What about pho (bibimbap)?"),
+    ]
+    assert resolve_by_rule("Where is it from?", turns).question == "Where is pho from?"
+    # A follow-up that named nothing new still carries the subject it was resolved with.
+    turns.append(turn("Where is that from?", "Where is pho from?"))
+    assert resolve_by_rule("Is it spicy?", turns).question == "Is pho spicy?"

@@ -107,3 +107,28 @@ def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
     while stub.state.open_streams and time.monotonic() < until:
         time.sleep(0.1)
     assert stub.state.open_streams == 0
+
+
+def test_a_long_conversation_follows_the_subject_the_user_moved_to(
+    minilm_server, dataset_namespace
+):
+    """Five turns without a generator: the user moves from bibimbap to pho ("What about pho?"),
+    and the follow-ups after that are about pho, not about "pho bibimbap"."""
+    conversations = Conversations(
+        pipeline_for(minilm_server, dataset_namespace), MemorySessionStore()
+    )
+    session_id, exchanges = None, []
+    for question in [
+        "What is in bibimbap?",
+        "Where is it from?",
+        "What about pho?",
+        "Where is that from?",
+        "Is it spicy?",
+    ]:
+        exchange = conversations.ask(question, session_id=session_id)
+        session_id = exchange.session_id
+        exchanges.append(exchange)
+    resolved = [e.resolved_question for e in exchanges]
+    assert resolved[1] == "Where is bibimbap from?"
+    assert resolved[3:] == ["Where is pho from?", "Is pho spicy?"], resolved
+    assert [e.answer.sources[0].id for e in exchanges[2:]] == ["pho", "pho", "pho"]
