@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from ragfood.errors import FoodFileError, VectorQuotaExceeded
+from ragfood.errors import FoodFileError, VectorError, VectorQuotaExceeded
 from ragfood.foods import MAX_FILE_BYTES
 from ragfood.log import logger
 from ragfood.sync import SyncReport, remove_source, sync_foods
@@ -34,6 +34,34 @@ TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 class UnusableKey(ValueError):
     """The object key cannot be ingested (wrong prefix, bad tenant name)."""
+
+
+class UnusableEvent(ValueError):
+    """The function was invoked with something other than an S3 event notification."""
+
+
+def check_s3_event(event: Any) -> bool:
+    """Whether the event carries records to apply: False for the s3:TestEvent S3 sends when
+    notifications are set up. Refuses, by name, an event this function cannot read (instead of
+    a bare KeyError)."""
+    problem = None
+    if isinstance(event, dict) and event.get("Event") == "s3:TestEvent":
+        return False
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        keys = ", ".join(map(str, event)) if isinstance(event, dict) else type(event).__name__
+        problem = f"it has no 'Records' list (got: {keys[:200]})"
+        if isinstance(event, dict) and event.get("source") == "aws.s3":
+            problem += "; EventBridge events are not supported, use S3 notifications"
+    else:
+        for position, record in enumerate(event["Records"]):
+            if not isinstance(record, dict) or not isinstance(record.get("s3"), dict):
+                problem = f"record {position} is not an S3 record (no 's3' object)"
+                break
+    if problem:
+        raise UnusableEvent(
+            f"not an S3 event notification: {problem}; see events/s3-put-foods.json"
+        )
+    return True
 
 
 def namespace_for_key(key: str, default: str = "") -> str:
@@ -74,8 +102,9 @@ def ingest_object(
 
     Returns a 'rejected' report (and raises nothing) for uploads that can never succeed, and a
     'skipped' one (no report written) for an event older than one already applied; lets vector and
-    S3 errors propagate so that Lambda retries the invocation. A used-up quota writes its report
-    and raises `VectorQuotaExceeded`, so the event reaches the failure queue saying why.
+    S3 errors propagate so that Lambda retries the invocation (a vector error first writes a
+    'failed' report saying so). A used-up quota writes its report and raises
+    `VectorQuotaExceeded`, so the event reaches the failure queue saying why.
     """
     source = f"s3://{bucket}/{key}"
     try:
@@ -102,12 +131,25 @@ def ingest_object(
                     error=f"a newer event for {key} (sequencer {applied}) was already applied",
                 )
         budget_s = max(1.0, time_left_s - (time.monotonic() - started) - 10)
-        if removed:
-            report = _remove(s3, gateway, bucket, key, namespace, max_delete_fraction, budget_s)
-        else:
-            report = _sync(
-                s3, gateway, bucket, key, version_id, namespace, max_delete_fraction, budget_s
+        try:
+            if removed:
+                report = _remove(s3, gateway, bucket, key, namespace, max_delete_fraction, budget_s)
+            else:
+                report = _sync(
+                    s3, gateway, bucket, key, version_id, namespace, max_delete_fraction, budget_s
+                )
+        except VectorError as exc:
+            # Raised for Lambda to retry; meanwhile the uploader's report says why, rather than
+            # still showing the previous upload's outcome.
+            failed = SyncReport(
+                source=source,
+                namespace=namespace,
+                status="failed",
+                error=f"{exc}. Not applied yet: Lambda retries this event, then sends it to the "
+                "failure queue",
             )
+            _write_report(s3, bucket, key, failed)
+            raise
         _write_report(s3, bucket, key, report)
         if report.status != "failed" and sequencer is not None:
             record_applied(

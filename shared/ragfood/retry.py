@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import httpx
 
 from ragfood import budget
+from ragfood.budget import Deadline
 
 # tenacity is imported only when a request has failed once (RetryingTransport._retry): almost
 # every request succeeds at once, and its import is ~4 ms of the ask function's cold start.
@@ -81,12 +82,15 @@ class RetryingTransport(httpx.BaseTransport):
         on_retry: OnRetry | None = None,
         sleep: Callable[[float], None] = time.sleep,
         give_up: GiveUp | None = None,
+        answer_within_s: float | None = None,
     ) -> None:
         self._inner = inner or http_transport()
         self._policy = policy or RetryPolicy()
         self._on_retry = on_retry
         self._sleep = sleep
         self._give_up = give_up
+        # When set, each attempt's whole answer (body included) is read here, within this long.
+        self._answer_within_s = answer_within_s
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = budget.current()
@@ -145,6 +149,9 @@ class RetryingTransport(httpx.BaseTransport):
             request.extensions["timeout"] = {k: deadline.cap(v) for k, v in timeouts.items()}
         try:
             response = self._inner.handle_request(request)
+            if self._answer_within_s is not None:
+                limit = Deadline.after(self._answer_within_s).earliest(deadline)
+                _read_by(response, limit, request)
         except httpx.TimeoutException as exc:
             if deadline.bounded and deadline.expired:
                 raise DeadlineReached("the time budget ran out", request=request) from exc
@@ -181,6 +188,33 @@ class RetryingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+class _ReadBy(httpx.SyncByteStream):
+    """A response body that must have arrived by a deadline."""
+
+    def __init__(self, inner: httpx.SyncByteStream, limit: Deadline, request: httpx.Request):
+        self._inner, self._limit, self._request = inner, limit, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if self._limit.expired:
+                raise httpx.ReadTimeout("the answer did not arrive in time", request=self._request)
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _read_by(response: httpx.Response, limit: Deadline, request: httpx.Request) -> None:
+    """Read the whole body now, or time out when `limit` passes. Read timeouts bound each read,
+    not the answer: a peer that trickles a byte now and then would hold us forever."""
+    response.stream = _ReadBy(response.stream, limit, request)  # type: ignore[arg-type]
+    try:
+        response.read()
+    except BaseException:
+        response.close()
+        raise
+
+
 @cache
 def shared_ssl_context() -> ssl.SSLContext:
     """One TLS context per process for every client: each httpx client otherwise loads the CA
@@ -213,12 +247,18 @@ def retrying_client(
     response_hooks: list[Callable[[httpx.Response], None]] | None = None,
     give_up: GiveUp | None = None,
     client_class: type[httpx.Client] = httpx.Client,
+    whole_answers: bool = False,
 ) -> httpx.Client:
     """An httpx client that retries per `policy`; build one per destination (`url`) and container
-    and share it."""
+    and share it. `whole_answers`: each answer is read whole within `timeout_s` of sending its
+    request (not for streamed answers)."""
     return client_class(
         transport=RetryingTransport(
-            inner or http_transport(url), policy, on_retry=on_retry, give_up=give_up
+            inner or http_transport(url),
+            policy,
+            on_retry=on_retry,
+            give_up=give_up,
+            answer_within_s=timeout_s if whole_answers else None,
         ),
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
         event_hooks={"response": list(response_hooks or [])},

@@ -31,7 +31,7 @@ from ragfood.errors import (
     VectorUnavailable,
     VectorUnreachable,
 )
-from ragfood.redact import redact_text
+from ragfood.redact import MASK, redact_text
 from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
@@ -175,6 +175,7 @@ def make_client(
         response_hooks=[_raise_for_status],
         give_up=is_quota_response,
         client_class=JsonBodyClient,
+        whole_answers=True,  # the SDK reads every answer whole anyway; never streamed
     )
 
 
@@ -569,7 +570,24 @@ def _error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text[:200].strip() or response.reason_phrase
+        return _without_secrets(response.text, response)[:200].strip() or response.reason_phrase
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"][:500]
+        return _without_secrets(body["error"], response)[:500]
     return response.reason_phrase
+
+
+# Bearer credentials in a text, whoever's: a broken gateway may answer with our own headers.
+_BEARER = r"(?i)\b(bearer|basic)\s+[^\s\"'<>,;]+"
+
+
+def _without_secrets(text: str, response: httpx.Response) -> str:
+    """An answer's text, fit to repeat in errors and logs: the token we sent (should the peer
+    echo it back) and any other bearer credential masked, before any cut to length."""
+    try:
+        sent = response.request.headers.get("authorization", "")
+    except RuntimeError:  # still inside the transport, not yet bound to its request
+        sent = ""
+    token = sent.partition(" ")[2].strip()
+    if token:
+        text = text.replace(token, MASK)
+    return re.sub(_BEARER, lambda match: f"{match.group(1)} {MASK}", text)

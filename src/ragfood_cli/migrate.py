@@ -186,7 +186,6 @@ class Migration:
 
     collection: ChromaCollection
     source: str
-    raw: bytes
     parsed: ParsedFoods
     warnings: list[str]
 
@@ -196,7 +195,11 @@ class Migration:
         rows, padded = _stand_ins(collection.rows)
         raw, warnings = to_upload(rows)
         parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
-        return cls(collection, source, raw, _restore_ids(parsed, padded), warnings)
+        # The records hold everything from here on: the rows and the upload's bytes (each about
+        # the collection's size) need not live through the sync.
+        del rows, raw
+        collection.rows = []
+        return cls(collection, source, _restore_ids(parsed, padded), warnings)
 
     def run(
         self,
@@ -209,7 +212,7 @@ class Migration:
     ) -> dict[str, Any]:
         """Sync through the ingest core; its report (same keys as `ragfood ingest --json`)."""
         report = sync_foods(
-            self.raw,
+            b"",
             gateway,
             parsed=self.parsed,
             namespace=namespace,

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,6 +29,7 @@ from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
 from tests.proof.conftest import LEAK_MARKERS, as_json, put_upload
 from tests.support.samples import FEIJOADA, MOCHI
+from tests.support.trickle_proxy import TrickleProxy
 
 UPLOAD_EVENT = load_event("s3-put-foods.json")
 ASK_EVENT = load_event("api-ask.json")  # "Which Vietnamese soup is made with beef broth...?"
@@ -213,6 +217,91 @@ def test_ingest_raises_while_the_index_is_down_and_the_retry_indexes_each_item_o
     (report,) = function("ingest", **env).invoke(UPLOAD_EVENT)["reports"]
     assert (report["upserted"], report["unchanged"]) == (20, len(BASE))
     assert index.index().info().namespaces[fresh_namespace].vector_count == len(grown)
+
+
+def finished_within(seconds: float, call: Callable[[], Any]) -> Any:
+    """call()'s result, or a failure when it is still running after `seconds`."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call()
+        except Exception as exc:  # handed to the test below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still waiting after {seconds:.0f} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def test_an_index_answer_that_trickles_forever_is_given_up_then_retried(
+    s3, function, vector_server, fresh_namespace
+):
+    # Each read gets a byte before its read timeout: only a bound on the whole answer ends it.
+    put_upload(s3, as_json(BASE))
+    with TrickleProxy(vector_server.url, trickled=1, interval_s=0.2) as proxy:
+        ingest = function(
+            "ingest",
+            UPSTASH_VECTOR_REST_URL=proxy.url,
+            RAGFOOD_NAMESPACE=fresh_namespace,
+            RAGFOOD_VECTOR_WRITE_TIMEOUT_S="1",
+        )
+        (report,) = finished_within(60, lambda: ingest.invoke(UPLOAD_EVENT))["reports"]
+        assert proxy.requests > proxy.trickled  # the trickled request was tried again
+    assert (report["status"], report["upserted"]) == ("ok", len(BASE))
+    assert vector_server.index().info().namespaces[fresh_namespace].vector_count == len(BASE)
+
+
+class _EchoingFailure(BaseHTTPRequestHandler):
+    """A broken gateway in front of the index: answers 500 with the request's headers."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = f"<html><pre>upstream failed\n{self.headers}</pre></html>".encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_index() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingFailure)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_token_echoed_back_by_a_failing_peer_is_never_repeated(
+    s3, function, vector_server, echoing_index, fresh_namespace, capsys
+):
+    env = {
+        "UPSTASH_VECTOR_REST_URL": echoing_index,
+        "RAGFOOD_NAMESPACE": fresh_namespace,
+        "RAGFOOD_MAX_ATTEMPTS": "2",
+    }
+    put_upload(s3, as_json(BASE))
+    ingest = function("ingest", **env)
+    ingest.timeout_s = 16.0  # a short Lambda: its retry budget runs out in a few seconds
+    with pytest.raises(VectorUnavailable) as raised:
+        ingest.invoke(UPLOAD_EVENT)
+    response = function("ask", **env, RAGFOOD_RETRIEVAL="dense").invoke(ASK_EVENT)
+    logged = capsys.readouterr()
+    assert "HTTP 500" in str(raised.value) and response["statusCode"] == 503
+    for seen in (str(raised.value), response["body"], logged.out, logged.err):
+        for token in (vector_server.token, vector_server.readonly_token):
+            assert token[:12] not in seen  # not even the start of one, cut off by a length cap
 
 
 @pytest.fixture

@@ -181,6 +181,25 @@ CASES = [
         id="huge-text-in-one-item",
     ),
     pytest.param(
+        Upload(
+            as_json(
+                [
+                    {"id": "notes", "text": "Natto is Japanese.", "notes": "n" * 60_000},
+                    {"id": "wide", "text": "Mole.", **{f"f{i}": "v" * 100 for i in range(600)}},
+                    VALID,
+                ]
+            ),
+            "partial",
+            rejects=(
+                (0, "extra fields take 60"),
+                (1, "extra fields take 6"),
+            ),
+            upserted=texts_of(VALID),
+            skipped=REJECTED_SO_NOTHING_DELETED,
+        ),
+        id="metadata-over-48kb-in-one-item",
+    ),
+    pytest.param(
         Upload(b"[" * 100_000 + b"]" * 100_000, "rejected", error="nested too deeply"),
         id="deep-nesting-100k",
     ),
