@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from ragfood.errors import FoodFileError, VectorQuotaExceeded
+from ragfood.errors import FoodFileError, VectorError, VectorQuotaExceeded
 from ragfood.foods import MAX_FILE_BYTES
 from ragfood.log import logger
 from ragfood.sync import SyncReport, remove_source, sync_foods
@@ -74,8 +74,9 @@ def ingest_object(
 
     Returns a 'rejected' report (and raises nothing) for uploads that can never succeed, and a
     'skipped' one (no report written) for an event older than one already applied; lets vector and
-    S3 errors propagate so that Lambda retries the invocation. A used-up quota writes its report
-    and raises `VectorQuotaExceeded`, so the event reaches the failure queue saying why.
+    S3 errors propagate so that Lambda retries the invocation (a vector error first writes a
+    'failed' report saying so). A used-up quota writes its report and raises
+    `VectorQuotaExceeded`, so the event reaches the failure queue saying why.
     """
     source = f"s3://{bucket}/{key}"
     try:
@@ -102,12 +103,25 @@ def ingest_object(
                     error=f"a newer event for {key} (sequencer {applied}) was already applied",
                 )
         budget_s = max(1.0, time_left_s - (time.monotonic() - started) - 10)
-        if removed:
-            report = _remove(s3, gateway, bucket, key, namespace, max_delete_fraction, budget_s)
-        else:
-            report = _sync(
-                s3, gateway, bucket, key, version_id, namespace, max_delete_fraction, budget_s
+        try:
+            if removed:
+                report = _remove(s3, gateway, bucket, key, namespace, max_delete_fraction, budget_s)
+            else:
+                report = _sync(
+                    s3, gateway, bucket, key, version_id, namespace, max_delete_fraction, budget_s
+                )
+        except VectorError as exc:
+            # Raised for Lambda to retry; meanwhile the uploader's report says why, rather than
+            # still showing the previous upload's outcome.
+            failed = SyncReport(
+                source=source,
+                namespace=namespace,
+                status="failed",
+                error=f"{exc}. Not applied yet: Lambda retries this event, then sends it to the "
+                "failure queue",
             )
+            _write_report(s3, bucket, key, failed)
+            raise
         _write_report(s3, bucket, key, report)
         if report.status != "failed" and sequencer is not None:
             record_applied(

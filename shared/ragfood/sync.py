@@ -25,7 +25,8 @@ from ragfood.log import logger
 from ragfood.retry_budget import RetryBudget
 from ragfood.vector import StoredItem, VectorGateway
 
-# failed: stopped by a used-up quota; skipped: an older version than one already applied.
+# failed: stopped by a used-up quota (or, in the bucket's report, by an index error Lambda
+# retries); skipped: an older version than one already applied.
 Status = Literal["ok", "partial", "rejected", "failed", "skipped"]
 DEFAULT_BUDGET_S = 600.0
 # progress(stage, done, total); stages: "upsert", "delete"

@@ -90,6 +90,25 @@ def test_unreachable_index_raises_so_lambda_retries_and_a_rerun_succeeds(s3, cle
     assert clean_index.info().namespaces[""].vector_count == 3  # no duplicates
 
 
+def test_while_the_index_is_down_the_report_says_so_not_the_last_upload_s_outcome(
+    s3, clean_index, function
+):
+    put(s3, "uploads/foods.json", FOODS)
+    function("ingest").invoke(load_event("s3-put-foods.json"))
+    put(s3, "uploads/foods.json", [*FOODS, {"id": "new", "text": "A new dish."}])
+    down = function(
+        "ingest",
+        UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{free_port()}",
+        RAGFOOD_MAX_ATTEMPTS="2",
+    )
+    with pytest.raises(VectorUnavailable):
+        down.invoke(load_event("s3-put-foods.json"))
+    report = report_in_bucket(s3, "reports/foods.json.report.json")
+    assert report["status"] == "failed" and "cannot reach vector index" in report["error"]
+    assert "retries this event" in report["error"]
+    assert ids_in(clean_index) == {"pho", "feijoada", "baklava"}  # what was indexed stays
+
+
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):
     ingest = function("ingest")
     many = [{"id": f"dish-{i}", "text": f"dish number {i}"} for i in range(10)]
