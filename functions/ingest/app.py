@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ragfood import aws, services
-from ragfood.ingest import ingest_object
+from ragfood.ingest import check_s3_event, ingest_object
 
 logger = Logger()
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default keeps local runs from failing.
@@ -33,6 +33,8 @@ s3 = aws.client("s3")  # once per container, in the session the SSM read shares
 @logger.inject_lambda_context(clear_state=True)
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    if not check_s3_event(event.raw_event):  # S3's test event: nothing to apply
+        return {"reports": []}
     settings = services.settings()
     gateway = services.vector_gateway(write=True)
     reports = []

@@ -109,6 +109,38 @@ def test_while_the_index_is_down_the_report_says_so_not_the_last_upload_s_outcom
     assert ids_in(clean_index) == {"pho", "feijoada", "baklava"}  # what was indexed stays
 
 
+EVENTBRIDGE_OBJECT_CREATED = {
+    "version": "0",
+    "detail-type": "Object Created",
+    "source": "aws.s3",
+    "detail": {"bucket": {"name": BUCKET}, "object": {"key": "uploads/foods.json"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        (load_event("api-ask.json"), "no 'Records'"),
+        (EVENTBRIDGE_OBJECT_CREATED, "EventBridge"),
+        ({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}, "record 0 is not an S3"),
+    ],
+    ids=["api-event", "eventbridge", "sqs-record"],
+)
+def test_an_event_that_is_not_an_s3_notification_is_refused_by_name(
+    s3, clean_index, function, event, named
+):
+    with pytest.raises(ValueError, match="not an S3 event notification") as raised:
+        function("ingest").invoke(event)
+    assert named in str(raised.value)
+
+
+def test_the_test_event_s3_sends_when_notifications_are_set_up_changes_nothing(
+    s3, clean_index, function
+):
+    event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
+    assert function("ingest").invoke(event) == {"reports": []}
+
+
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):
     ingest = function("ingest")
     many = [{"id": f"dish-{i}", "text": f"dish number {i}"} for i in range(10)]
