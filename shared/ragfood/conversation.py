@@ -10,7 +10,7 @@ from ragfood import budget
 from ragfood.budget import Deadline
 from ragfood.followup import resolve
 from ragfood.log import logger
-from ragfood.pipeline import Answer, AskOptions, Pipeline
+from ragfood.pipeline import Answer, AskOptions, Pipeline, clean_question
 from ragfood.sessions import (
     NEW_SESSION,
     Session,
@@ -63,8 +63,11 @@ class Conversations:
         # One budget for the whole exchange: resolving the follow-up spends from it too.
         if deadline is None:
             deadline = Deadline.after(self.pipeline.budget_s).earliest(budget.current())
+        # Checked before resolving: a blank follow-up is a mistake to report, not a question the
+        # rule would turn into the previous subject.
+        question = clean_question(question)
         session_id, session = self.open(session_id)
-        resolution = resolve(question.strip(), session.turns, self.pipeline.generator, deadline)
+        resolution = resolve(question, session.turns, self.pipeline.generator, deadline)
         if on_resolved:
             on_resolved(session_id, resolution.question)
         answer = self.pipeline.ask(

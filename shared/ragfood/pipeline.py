@@ -135,7 +135,7 @@ class Pipeline:
         started: float,
     ) -> Answer:
         options = self._with_defaults(options or AskOptions())
-        question = _clean_question(question)
+        question = clean_question(question)
         filter_ = _filter_for(options)
         # The filter is the normalised form of region and type, so it stands for them in the key.
         key = (
@@ -273,7 +273,7 @@ def _filter_for(options: AskOptions) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _clean_question(question: str) -> str:
+def clean_question(question: str) -> str:
     if not isinstance(question, str):
         raise InvalidQuestion("question: must be a string")
     question = _CONTROL.sub(" ", question).strip()

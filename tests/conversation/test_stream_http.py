@@ -208,3 +208,20 @@ def test_a_generator_error_that_echoes_the_api_key_never_shows_it(kb_env, stub, 
         ("logs", log.read_text()),
     ]:
         assert secret not in text, f"the API key is in the {where}"
+
+
+@pytest.mark.parametrize("blank", ["   ", "\u0000\u0007 \t"])
+def test_a_blank_question_in_a_session_is_refused_not_answered(kb_env, stub, blank):
+    """In a session, a blank question is still a client mistake (422), not a follow-up that the
+    rule turns into the previous subject (and the generator is not asked to rewrite it)."""
+    with ragfood_serve({**kb_env, "GENERATOR_URL": stub.url}) as base:
+        first = httpx.post(f"{base}/ask", json=QUESTION, timeout=30).json()
+        asked = len(stub.state.requests)
+        payload = {"question": blank, "session_id": first["session_id"]}
+        buffered = httpx.post(f"{base}/ask", json=payload, timeout=30)
+        status, events = stream_events(base, payload)
+    assert buffered.status_code == 422, buffered.text
+    assert "question: must not be empty" in buffered.json()["error"]
+    assert status == 200 and [e.name for e in events] == ["error"]
+    assert events[0].data["status"] == 422
+    assert len(stub.state.requests) == asked, "the generator was asked about a blank question"
