@@ -52,11 +52,13 @@ class OllamaEmbedder:
     BATCH = 32
 
     def __init__(self, url: str, model: str, *, timeout_s: float = 60.0) -> None:
+        from ragfood.redact import redact_url
         from ragfood.retry import RetryPolicy, retrying_client
 
         self.url = url.rstrip("/")
         self.model = model
-        self.name = f"ollama:{self.url}#{model}"
+        # The name is printed and reported: credentials in the URL (a proxy's) stay out of it.
+        self.name = f"ollama:{redact_url(self.url)}#{model}"
         self._client = retrying_client(RetryPolicy(3, 0.5, 4.0), timeout_s)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -416,6 +416,18 @@ def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url
     assert _OllamaEmbed.requests[-1]["model"] == "hash-model"
     assert len(_OllamaEmbed.requests[-1]["input"]) == 6
 
+    # Credentials in the endpoint's URL (basic auth of a proxy in front of it) never show.
+    secret_url = ollama_url.replace("http://", "http://me:s3cret@")
+    embed = f"ollama:{secret_url}#hash-model"
+    result, summary = migrate("--collection", "foods", "--compare-sample", "2", "--embed", embed)
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    result, summary = migrate(
+        "--collection", "foods", "--compare-sample", "2", "--embed", embed, "--json"
+    )
+    assert summary is not None and "s3cret" not in result.output
+    assert summary["comparison"]["embedder"].startswith("ollama:http://***@127.0.0.1:")
+
     result, _ = migrate(
         "--collection", "foods", "--compare-sample", "2", "--embed", f"ollama:{ollama_url}#mxbai"
     )
