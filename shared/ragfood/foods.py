@@ -167,8 +167,14 @@ def _load_array(raw: bytes, source: str, max_bytes: int) -> tuple[list[Any], boo
         raise FoodFileError(source, f"file is {len(raw)} bytes; the limit is {max_bytes}")
     if raw[:2] == b"\x1f\x8b":
         raise FoodFileError(source, "file is gzip-compressed; upload the uncompressed JSON array")
+    if raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise FoodFileError(source, "file is UTF-32; save it as UTF-8")
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise FoodFileError(source, "file is UTF-16; save it as UTF-8")
+    if 0 in raw[:4]:
+        # JSON starts with ASCII; in UTF-16/32 without a byte-order mark, it comes with NUL bytes.
+        width = "UTF-32" if raw[:4].count(0) == 3 else "UTF-16"
+        raise FoodFileError(source, f"file looks like {width} (NUL bytes); save it as UTF-8")
     try:
         # utf-8-sig drops a byte-order mark that editors on Windows like to add.
         text = raw.decode("utf-8-sig")
@@ -205,8 +211,18 @@ def _describe_json_error(text: str, exc: json.JSONDecodeError) -> str:
             f"looks like JSON Lines (one object per line, {where}); wrap the items in a JSON array"
         )
     stripped = text.strip()
-    if exc.pos >= len(stripped) or (stripped.startswith("[") and not stripped.endswith("]")):
+    # exc.pos counts from the start of `text`, leading whitespace included.
+    if exc.pos >= len(text.rstrip()) or (stripped[:1] == "[" and not stripped.endswith("]")):
         return f"invalid JSON: the file ends early ({exc.msg}, {where}); was the upload truncated?"
+    before = text[: exc.pos].rstrip()
+    if before.endswith(",") and text[exc.pos] in "]}":
+        comma = len(before) - 1
+        line = text.count("\n", 0, comma) + 1
+        column = comma - text.rfind("\n", 0, comma)
+        return (
+            f"invalid JSON: a trailing comma (line {line}, column {column}) before "
+            f"'{text[exc.pos]}'; JSON allows none there"
+        )
     return f"invalid JSON: {exc.msg} ({where})"
 
 

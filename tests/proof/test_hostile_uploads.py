@@ -258,6 +258,30 @@ CASES = [
         id="utf-16-with-bom",
     ),
     pytest.param(
+        Upload(as_json(BASE).decode().encode("utf-16-le"), "rejected", error="UTF-16"),
+        id="utf-16-without-bom",
+    ),
+    pytest.param(
+        Upload(as_json(BASE).decode().encode("utf-32"), "rejected", error="UTF-32"),
+        id="utf-32",
+    ),
+    pytest.param(
+        Upload(as_json(BASE)[:-2] + b"},\n]", "rejected", error="trailing comma (line 1"),
+        id="trailing-comma-in-array",
+    ),
+    pytest.param(
+        Upload(b'[{"id": "pho", "text": "Pho.",}]', "rejected", error="trailing comma (line 1"),
+        id="trailing-comma-in-object",
+    ),
+    pytest.param(
+        Upload(
+            b"\n" * 50 + b'[{"id": "pho", "text": "Pho."} {"id": "x", "text": "X."}]',
+            "rejected",
+            error="invalid JSON: Expecting ',' delimiter (line 51, column 32)",
+        ),
+        id="missing-comma-after-blank-lines",  # not mistaken for a truncated upload
+    ),
+    pytest.param(
         Upload(as_json([*BASE, *INJECTIONS]), "ok", upserted=texts_of(*INJECTIONS)),
         id="injection-text-is-valid-data",
     ),
