@@ -23,6 +23,7 @@ from typing import Any
 
 PAGE_SIZE = 500  # documents per `collection.get`; bounded memory per page, few round trips
 CHROMA_DB_FILE = "chroma.sqlite3"
+COPY_PREFIX = "ragfood-chroma-"  # + pid: a copy whose process is gone is removed by the next run
 LEGACY_MARK = "chroma-"  # chroma-collections.parquet, chroma-embeddings.parquet (chromadb < 0.4)
 
 ReadProgress = Callable[[int, int], None]  # (documents read so far, total)
@@ -83,11 +84,27 @@ def _dir_size(path: Path) -> int:
     )
 
 
+def _remove_stale_copies() -> None:
+    """Copies left in TMPDIR by migrations that were killed (SIGKILL, out of memory), whose
+    process is gone: each is as large as the directory it copied."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{COPY_PREFIX}*-*"):
+        pid = stale.name.removeprefix(COPY_PREFIX).partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except OSError:  # alive, or another user's: not ours to remove
+            continue
+
+
 @contextmanager
 def open_snapshot(path: Path) -> Iterator[Any]:
     """A chromadb client on a private copy of `path`; the copy is removed afterwards."""
     check_chroma_dir(path)
-    with tempfile.TemporaryDirectory(prefix="ragfood-chroma-") as tmp:
+    _remove_stale_copies()
+    with tempfile.TemporaryDirectory(prefix=f"{COPY_PREFIX}{os.getpid()}-") as tmp:
         needed, free = _dir_size(path), shutil.disk_usage(tmp).free
         if needed > free:
             raise ChromaSourceError(
