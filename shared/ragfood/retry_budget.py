@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from ragfood import budget
 from ragfood.budget import Deadline
 from ragfood.errors import VectorUnavailable
 
@@ -46,7 +47,10 @@ class RetryBudget:
         round_ = 0
         while True:
             try:
-                return operation()
+                # Each request's own attempts and the pauses an index asks for (Retry-After) end
+                # by the deadline too: set here, in the thread that runs the operation.
+                with budget.within(self.deadline):
+                    return operation()
             except VectorUnavailable as exc:
                 pause = min(self._max_pause_s, self._pause_s * 2**round_) * random.uniform(0.5, 1)
                 if pause >= self.deadline.remaining():

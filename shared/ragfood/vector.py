@@ -475,8 +475,8 @@ def _translated(url: str) -> Iterator[None]:
         raise
     except DeadlineReached:
         raise VectorUnavailable(
-            f"vector index at {host} timed out: no answer within the ask's time budget "
-            "(RAGFOOD_ASK_BUDGET_S)"
+            f"vector index at {host} timed out: no answer within the time budget (the ask's "
+            "RAGFOOD_ASK_BUDGET_S, or the ingest's run time)"
         ) from None
     except httpx.TimeoutException:
         raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None

@@ -27,7 +27,7 @@ from ragfood.retry import RetryPolicy
 from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
-from tests.proof.conftest import LEAK_MARKERS, as_json, put_upload
+from tests.proof.conftest import LEAK_MARKERS, as_json, put_upload, report_in_bucket
 from tests.support.samples import FEIJOADA, MOCHI
 from tests.support.trickle_proxy import TrickleProxy
 
@@ -254,6 +254,23 @@ def test_an_index_answer_that_trickles_forever_is_given_up_then_retried(
         assert proxy.requests > proxy.trickled  # the trickled request was tried again
     assert (report["status"], report["upserted"]) == ("ok", len(BASE))
     assert vector_server.index().info().namespaces[fresh_namespace].vector_count == len(BASE)
+
+
+def test_pauses_an_index_asks_for_never_keep_an_ingest_past_its_function_timeout(
+    s3, function, start_vector_server, fresh_namespace
+):
+    # Every request answered 429 "Retry-After: 20" or 503: each request's own attempts would
+    # sleep far past a 20 s function; the ingest's time budget bounds them too.
+    throttled = start_vector_server(embedder="hash", fail_rate=1.0, retry_after=20, seed=3)
+    put_upload(s3, as_json(BASE))
+    ingest = function(
+        "ingest", UPSTASH_VECTOR_REST_URL=throttled.url, RAGFOOD_NAMESPACE=fresh_namespace
+    )
+    ingest.timeout_s = 20.0  # the function's Timeout: Lambda stops it there, report unwritten
+    with pytest.raises(VectorUnavailable) as raised:
+        finished_within(ingest.timeout_s, lambda: ingest.invoke(UPLOAD_EVENT))
+    assert "retry budget ran out" in str(raised.value)
+    assert report_in_bucket(s3)["status"] == "failed"
 
 
 class _EchoingFailure(BaseHTTPRequestHandler):
