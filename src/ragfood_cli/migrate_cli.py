@@ -299,6 +299,13 @@ def _migrate(
         )
     if report["status"] in ("rejected", "failed"):
         return report
+    if conflicts := report["conflicts"]:
+        owners = sorted({c["owner"] for c in conflicts})
+        report["warnings"].append(
+            f"{len(conflicts)} of {report['items']} ids are already indexed by "
+            f"{', '.join(owners[:3])}{' and others' if len(owners) > 3 else ''} and were left "
+            "alone: to migrate them too, migrate into a namespace of its own (--namespace)"
+        )
     pending = wait_until_indexed(gateway, namespace)
     if pending:
         report["warnings"].append(

@@ -349,6 +349,10 @@ def test_other_sources_are_left_alone_and_rollback_removes_only_the_migration(
     assert result.exit_code == 2, result.output  # dish-001 belongs to kb.json
     assert summary is not None
     assert summary["conflicts"] == [{"id": "dish-001", "owner": "kb.json"}]
+    assert (
+        "1 of 120 ids are already indexed by kb.json and were left alone: to migrate them too, "
+        "migrate into a namespace of its own (--namespace)" in summary["warnings"]
+    )
     assert (summary["upserted"], summary["verification"]["checked"]) == (119, 119)
     stored = _stored(vector_server, fresh_namespace)
     assert len(stored) == 121

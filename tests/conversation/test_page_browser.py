@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ragfood.sync import sync_foods
+from tests.core.conftest import make_gateway
+from tests.support.env import ragfood_env
+from tests.support.samples import PHO
 from tests.support.serve import ragfood_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -122,7 +126,8 @@ def test_the_page_asks_for_the_api_key_when_the_api_needs_one(page, kb_env):
         expect(page.locator("#key-panel")).to_be_visible()
         expect(page.locator("#status")).to_contain_text("needs a valid API key")
         page.fill("#api-key", "local-key")
-        page.click("#save-key")
+        page.press("#api-key", "Enter")  # the keyboard alone sets it
+        expect(page.locator("#key-panel")).to_be_hidden()
         assert page.evaluate("sessionStorage.getItem('ragfood.apiKey')") == "local-key"
         ask(page, "Tell me about the Vietnamese noodle soup pho")
         expect(page.locator("#turns > li").nth(1).locator(".sources .id").first).to_have_text("pho")
@@ -219,3 +224,41 @@ def test_the_api_out_of_reach_is_said_plainly_and_the_question_kept(page, kb_env
     expect(page.locator("#status.error")).to_contain_text("Could not reach the RAGFood API")
     expect(page.locator("#question")).to_have_value("Tell me about the Vietnamese noodle soup pho")
     expect(page.locator("#ask")).to_be_enabled()
+
+
+FUL = {
+    "id": "ful-medames",
+    "text": "فول مدمس طبق مصري من الفول المطبوخ ببطء مع الكمون وزيت الزيتون والليمون 🫘",
+    "region": "Egypt",
+    "type": "main dish",
+}
+
+
+def test_right_to_left_text_and_emoji_stream_and_read_right_to_left(
+    page, vector_server, fresh_namespace, stub
+):
+    """An Arabic question, streamed answer and source: shown whole (emoji included), and each
+    paragraph that starts in Arabic reads right to left, as its reader expects."""
+    sync_foods(
+        json.dumps([FUL, PHO]).encode(), make_gateway(vector_server), namespace=fresh_namespace
+    )
+    stub.state.word_delay_s = 0.02
+    env = ragfood_env(vector_server, fresh_namespace, GENERATOR_URL=stub.url, RAGFOOD_MIN_SCORE="0")
+    question = "ما هو فول مدمس؟"
+    with ragfood_serve(env) as base:
+        page.goto(f"{base}/")
+        expect(page.locator("#question")).to_have_attribute("dir", "auto")
+        ask(page, question)
+        turn = page.locator("#turns > li").nth(0)
+        expect(turn.locator(".note")).to_contain_text("Answered by ollama")
+        expect(turn.locator(".question")).to_have_text(question)
+        expect(turn.locator(".answer")).to_contain_text(FUL["text"])
+        source = turn.locator(".sources > li").first
+        expect(source.locator(".id")).to_have_text("ful-medames")
+        expect(source.locator("div")).to_have_text(FUL["text"])
+        direction = "el => getComputedStyle(el).direction"
+        assert turn.locator(".question").evaluate(direction) == "rtl"
+        assert source.locator("div").evaluate(direction) == "rtl"
+        # An English answer quoting Arabic stays left to right; the English source too.
+        assert turn.locator(".answer").evaluate(direction) == "ltr"
+        assert turn.locator(".sources > li").nth(1).locator("div").evaluate(direction) == "ltr"

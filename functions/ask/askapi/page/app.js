@@ -21,6 +21,10 @@
 
   function apiKey() { return sessionStorage.getItem("ragfood.apiKey") || ""; }
 
+  keyInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") $("save-key").click();
+  });
+
   $("save-key").addEventListener("click", () => {
     sessionStorage.setItem("ragfood.apiKey", keyInput.value.trim());
     keyPanel.hidden = true;
@@ -194,6 +198,7 @@
       meta.className = "meta";
       meta.textContent = ` — ${source.region || "no region"} · ${source.type || "no type"} · score ${Number(source.score).toFixed(3)}`;
       const text = document.createElement("div");
+      text.dir = "auto";  // an Arabic or Hebrew source reads right to left
       text.textContent = source.text;
       item.append(id, meta, text);
       if (source.region) seen.regions.add(source.region);
