@@ -42,9 +42,20 @@ class Conversations:
         self.store = store
 
     def open(self, session_id: str | None) -> tuple[str, Session]:
-        """The id to use and its session. Unknown or expired ids get a fresh id, never adopted."""
+        """The id to use and its session. Unknown or expired ids get a fresh id, never adopted.
+
+        A store that cannot be read (DynamoDB throttled, unreachable, its table gone) costs this
+        question its context, not its answer; the id is kept, so that the conversation goes on
+        once the store is back."""
         if session_id and valid_session_id(session_id):
-            session = self.store.read(session_id)
+            try:
+                session = self.store.read(session_id)
+            except Exception as exc:
+                logger.warning(
+                    "could not read the session; answering without its turns",
+                    extra={"error": type(exc).__name__},
+                )
+                return session_id, NEW_SESSION
             if session is not None:
                 return session_id, session
         return new_session_id(), NEW_SESSION

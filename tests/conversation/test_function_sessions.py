@@ -4,9 +4,13 @@ in DynamoDB (moto's server over HTTP) named by RAGFOOD_SESSIONS_TABLE, as the te
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import pytest
+
 from ragfood_cli.lambda_runner import LocalFunction
+from ragfood_vector.launcher import free_port
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "api-ask.json").read_text())
 
@@ -45,3 +49,33 @@ def test_the_ask_handler_follows_up_with_sessions_in_dynamodb(
     other = json.loads(function.invoke(alone)["body"])
     assert other["session_id"] != session
     assert other["resolved_question"] == "Which country is it from?"
+
+
+@pytest.mark.parametrize("fault", ["table missing", "endpoint refused"])
+def test_a_session_store_that_fails_loses_the_memory_not_the_answer(
+    dataset_env, dynamodb, moto_endpoint, fault
+):
+    """DynamoDB failing (a deleted table, an endpoint that refuses) costs the follow-up its
+    context, never the answer: 200 with sources, the conversation's id kept for when the store
+    is back; no 500."""
+    env = {
+        **dataset_env,
+        "RAGFOOD_SESSIONS_TABLE": "sessions",
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    first = LocalFunction("ask", env=env).invoke(ask_event({"question": "What is bibimbap?"}))
+    session = json.loads(first["body"])["session_id"]
+    if fault == "table missing":
+        env["RAGFOOD_SESSIONS_TABLE"] = "sessions-deleted"
+    else:
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{free_port()}"
+    function = LocalFunction("ask", env=env)
+    started = time.monotonic()
+    response = function.invoke(ask_event({"question": "What is bibimbap?", "session_id": session}))
+    took = time.monotonic() - started
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200, body
+    assert body["sources"][0]["id"] == "bibimbap" and body["session_id"] == session
+    assert took < 20, f"{took:.1f} s"
