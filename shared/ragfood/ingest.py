@@ -107,6 +107,14 @@ def ingest_object(
     `VectorQuotaExceeded`, so the event reaches the failure queue saying why.
     """
     source = f"s3://{bucket}/{key}"
+    if key.endswith("/"):
+        # What the S3 console's "Create folder" writes (or its removal): it owns no items.
+        return SyncReport(
+            source=source,
+            namespace="",
+            status="skipped",
+            error=f"{key} is a folder marker, not a file; nothing to ingest",
+        )
     try:
         namespace = namespace_for_key(key, default_namespace)
     except UnusableKey as exc:

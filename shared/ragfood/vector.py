@@ -32,7 +32,7 @@ from ragfood.errors import (
     VectorUnreachable,
 )
 from ragfood.redact import MASK, redact_text
-from ragfood.retry import DeadlineReached, RetryPolicy, retrying_client
+from ragfood.retry import RETRYABLE_STATUSES, DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
     from ragfood.foods import FoodRecord
@@ -541,9 +541,15 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise VectorAuthError(
             f"vector index at {host} answered {status} ({message}): {hint}", status
         )
-    if status == 429 or status >= 500:
+    if status in RETRYABLE_STATUSES:
         raise VectorUnavailable(
             f"vector index at {host} answered HTTP {status} after retries: {message}", status
+        )
+    if status in (404, 405, 501):  # Upstash answers these only for paths it does not have
+        raise VectorRequestError(
+            f"{host} answered HTTP {status} ({message}): is UPSTASH_VECTOR_REST_URL the "
+            "index's REST URL (from the Upstash console)?",
+            status,
         )
     raise VectorRequestError(f"vector index at {host} rejected the request: {message}", status)
 
@@ -570,7 +576,9 @@ def _error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _without_secrets(response.text, response)[:200].strip() or response.reason_phrase
+        # Not the index's JSON (a proxy's or a web server's page): its words, without markup.
+        text = " ".join(re.sub(r"<[^>]*>", " ", response.text).split())
+        return _without_secrets(text, response)[:200].strip() or response.reason_phrase
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return _without_secrets(body["error"], response)[:500]
     return response.reason_phrase

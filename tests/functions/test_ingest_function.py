@@ -141,6 +141,17 @@ def test_the_test_event_s3_sends_when_notifications_are_set_up_changes_nothing(
     assert function("ingest").invoke(event) == {"reports": []}
 
 
+def test_a_folder_created_under_uploads_is_not_an_upload(s3, clean_index, function):
+    # The S3 console's "Create folder" writes an empty object named "<prefix>/".
+    put(s3, "uploads/tenants/acme/", b"")
+    event = load_event("s3-put-foods.json")
+    event["Records"][0]["s3"]["object"]["key"] = "uploads/tenants/acme/"
+    (report,) = function("ingest").invoke(event)["reports"]
+    assert report["status"] == "skipped" and "folder" in report["error"]
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="reports/").get("Contents", [])
+    assert listed == []  # no 'rejected: file is empty' report for it
+
+
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):
     ingest = function("ingest")
     many = [{"id": f"dish-{i}", "text": f"dish number {i}"} for i in range(10)]

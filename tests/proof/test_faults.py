@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ragfood.errors import VectorUnavailable
+from ragfood.errors import VectorError, VectorUnavailable
 from ragfood.foods import MAX_TEXT_BYTES
 from ragfood.retry import RetryPolicy
 from ragfood_vector.launcher import VectorServer, free_port
@@ -319,6 +319,40 @@ def test_a_token_echoed_back_by_a_failing_peer_is_never_repeated(
     for seen in (str(raised.value), response["body"], logged.out, logged.err):
         for token in (vector_server.token, vector_server.readonly_token):
             assert token[:12] not in seen  # not even the start of one, cut off by a length cap
+
+
+def test_a_url_that_is_not_an_index_is_reported_at_once_not_retried(s3, function, fresh_namespace):
+    # A plain web server where the index should be: it answers POST with "501 Unsupported
+    # method", which no retry can change.
+    from http.server import SimpleHTTPRequestHandler
+
+    seen: list[str] = []
+
+    class NotAnIndex(SimpleHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            self.send_error(501, "Unsupported method ('POST')")  # as it answers unaided
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAnIndex)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    put_upload(s3, as_json(BASE))
+    ingest = function(
+        "ingest",
+        UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        RAGFOOD_NAMESPACE=fresh_namespace,
+    )
+    try:
+        with pytest.raises(VectorError) as raised:
+            ingest.invoke(UPLOAD_EVENT)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "HTTP 501" in str(raised.value) and "UPSTASH_VECTOR_REST_URL" in str(raised.value)
+    assert len(seen) == 1
+    assert "HTTP 501" in report_in_bucket(s3)["error"]
 
 
 @pytest.fixture
