@@ -110,6 +110,17 @@ def _stand_ins(rows: Sequence[ChromaRow]) -> tuple[list[ChromaRow], dict[str, st
     return result, padded
 
 
+def _in_chroma_terms(reject: Reject, rows: Sequence[ChromaRow]) -> Reject:
+    """A record without a document is what ChromaDB calls it, not an upload's null 'text'."""
+    if rows[reject.index].document is None:
+        return Reject(
+            reject.index,
+            reject.id,
+            "no document: ChromaDB kept only its embedding, so there is no text to index",
+        )
+    return reject
+
+
 def _restore_ids(parsed: ParsedFoods, padded: dict[str, str]) -> ParsedFoods:
     if not padded:
         return parsed
@@ -195,6 +206,7 @@ class Migration:
         rows, padded = _stand_ins(collection.rows)
         raw, warnings = to_upload(rows)
         parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
+        parsed.rejects = [_in_chroma_terms(r, rows) for r in parsed.rejects]
         # The records hold everything from here on: the rows and the upload's bytes (each about
         # the collection's size) need not live through the sync.
         del rows, raw

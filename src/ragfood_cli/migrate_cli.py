@@ -252,11 +252,14 @@ def _interruptible() -> Iterator[None]:
     """Ctrl-C or SIGTERM stops the migration cleanly: the private copy of the directory is
     removed (SIGTERM's default would leave it in TMPDIR) and the message says how to resume."""
     import signal
+    import threading
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # Only the main thread may set a handler (the command run from a thread keeps the default).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
     try:
         yield
     except KeyboardInterrupt:
@@ -267,7 +270,8 @@ def _interruptible() -> Iterator[None]:
         )
         raise typer.Exit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _migrate(

@@ -630,3 +630,24 @@ def test_a_migration_stopped_by_a_used_up_quota_reports_what_it_wrote(
     assert summary["upserted"] == stored
     assert "30 items were written before it stopped" in summary["error"]
     assert "ragfood migrate rollback" in summary["error"]
+
+
+def test_records_without_a_document_are_rejected_in_chromadb_terms(migrate, tmp_path):
+    path = tmp_path / "chroma_db"
+    client = chroma_client(path)
+    documents = [
+        {"id": "with-text", "text": "Pho is a Vietnamese noodle soup."},
+        {"id": "vector-only", "text": None, "metadata": {"region": "Peru"}},
+    ]
+    add_collection(client, "some-vectors", documents, hash_embed())
+    client.close()
+    result, summary = migrate("--collection", "some-vectors", "--json", path=path)
+    assert result.exit_code == 2, result.output
+    assert summary is not None and summary["upserted"] == 1
+    assert summary["rejected"] == [
+        {
+            "index": 1,
+            "id": "vector-only",
+            "reason": "no document: ChromaDB kept only its embedding, so there is no text to index",
+        }
+    ]
