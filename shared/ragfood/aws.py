@@ -19,5 +19,5 @@ def session() -> Any:
     return boto3.session.Session()
 
 
-def client(service: str) -> Any:
-    return session().client(service)
+def client(service: str, **options: Any) -> Any:
+    return session().client(service, **options)

@@ -102,6 +102,11 @@ class Settings(BaseModel):
         # Templates and env files often pass an empty string for "not configured".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("vector_token", "vector_readonly_token", "generator_api_key")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else SecretStr(header_safe(value.get_secret_value()))
+
     @field_validator("vector_url", "generator_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -132,6 +137,18 @@ class Settings(BaseModel):
             raise ConfigError("missing setting: " + ", ".join(missing))
         assert self.vector_url is not None and token is not None
         return self.vector_url, token
+
+
+def header_safe(secret: str) -> str:
+    """A secret fit to send in an HTTP header: surrounding whitespace (a pasted or saved line
+    break) dropped; anything else a header cannot carry refused, without showing the secret
+    (httpx would quote the whole header in its error)."""
+    secret = secret.strip()
+    if not all(" " < ch < "\x7f" for ch in secret):
+        raise ValueError(
+            "holds spaces, line breaks or non-ASCII characters, which no token has; paste it again"
+        )
+    return secret
 
 
 ENV_NAMES = tuple(str(f.validation_alias) for f in Settings.model_fields.values())
@@ -172,7 +189,11 @@ def resolve_parameters(settings: Settings) -> Settings:
     resolved: dict[str, SecretStr] = {}
     for field, name in wanted.items():
         try:
-            resolved[field] = SecretStr(provider.get(name, decrypt=True, max_age=3600))
+            value = provider.get(name, decrypt=True, max_age=3600)
         except Exception as exc:
             raise ConfigError(f"cannot read SSM parameter {name!r}: {type(exc).__name__}") from None
+        try:
+            resolved[field] = SecretStr(header_safe(str(value)))
+        except ValueError as exc:
+            raise ConfigError(f"SSM parameter {name!r} {exc}") from None
     return settings.model_copy(update=resolved)

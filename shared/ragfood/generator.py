@@ -25,6 +25,7 @@ from ragfood.errors import (
 from ragfood.redact import MASK, redact_text
 
 Api = Literal["ollama", "openai"]
+ENDPOINTS: dict[str, str] = {"ollama": "/api/chat", "openai": "/chat/completions"}
 Message = dict[str, str]
 
 
@@ -45,7 +46,8 @@ class GeneratorClient:
         max_tokens: int = 400,
         temperature: float = 0.2,
     ) -> None:
-        self.url = url.rstrip("/")
+        # The endpoint itself, copied from a host's documentation, stands for its base URL.
+        self.url = url.rstrip("/").removesuffix(ENDPOINTS[api]).rstrip("/")
         self.model = model
         self.api = api
         self._client = client
@@ -159,11 +161,18 @@ class GeneratorClient:
         response.read()
         detail = _error_detail(response)
         status = response.status_code
-        if status == 404 and ("model" in detail.lower() or self.api == "ollama"):
+        if status == 404 and "model" in detail.lower():
             raise GeneratorModelNotFound(
                 f"model {self.model!r} is not available at {self._host} ({detail}); "
                 "set GENERATOR_MODEL to a model the host serves"
                 + (f" (for Ollama: ollama pull {self.model})" if self.api == "ollama" else ""),
+                status,
+            )
+        if status == 404:  # a path the host does not serve: the URL is wrong, not the model
+            raise GeneratorHTTPError(
+                f"generator at {self._host} answered HTTP 404 for {response.request.url.path} "
+                f"({detail}); check GENERATOR_URL: the host's base URL, e.g. "
+                + ("http://localhost:11434" if self.api == "ollama" else "https://host/v1"),
                 status,
             )
         if status in (401, 403):

@@ -99,9 +99,18 @@ def session_store() -> SessionStore:
     s = settings()
     if not s.sessions_table:
         return MemorySessionStore(ttl_s=s.session_ttl_s)
+    from botocore.config import Config
+
     from ragfood import aws  # boto3: only paid for where sessions live in DynamoDB
 
-    return DynamoSessionStore(s.sessions_table, aws.client("dynamodb"), ttl_s=s.session_ttl_s)
+    # Bounded: botocore's defaults (60 s per read, 5 attempts) let a black-holed DynamoDB hold
+    # an ask for minutes. An item read or write takes milliseconds; past a second or two the
+    # conversation is answered without its memory (ragfood.conversation) rather than late.
+    config = Config(
+        connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"}
+    )
+    client = aws.client("dynamodb", config=config)
+    return DynamoSessionStore(s.sessions_table, client, ttl_s=s.session_ttl_s)
 
 
 @cache

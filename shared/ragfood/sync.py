@@ -22,7 +22,7 @@ from typing import Any, Literal
 from ragfood.errors import FoodFileError, VectorQuotaExceeded
 from ragfood.foods import MAX_FILE_BYTES, FoodRecord, ParsedFoods, Reject, parse_foods
 from ragfood.log import logger
-from ragfood.retry_budget import RetryBudget
+from ragfood.retry_budget import DEFAULT_STALL_S, RetryBudget
 from ragfood.vector import StoredItem, VectorGateway
 
 # failed: stopped by a used-up quota (or, in the bucket's report, by an index error Lambda
@@ -194,13 +194,15 @@ def sync_foods(
     max_bytes: int = MAX_FILE_BYTES,
     take_over: bool = False,
     parsed: ParsedFoods | None = None,
+    stall_s: float = DEFAULT_STALL_S,
 ) -> SyncReport:
     """Parse, plan and apply one upload as `source`.
 
     `parsed`: records the caller parsed itself (a ChromaDB migration keeps ids exactly as they
     are, surrounding spaces included, where an upload strips them); `raw` is then not read.
 
-    Transient vector errors are retried within `budget_s` for the whole sync, then propagate (the
+    Transient vector errors are retried within `budget_s` for the whole sync (unless none
+    succeeds for `stall_s` in a row: the index is down, not busy), then propagate (the
     caller decides to retry); a used-up quota stops at once with a 'failed' report. `max_bytes`
     bounds uploads; a local migration (not a Lambda's memory) may allow more.
     """
@@ -216,7 +218,7 @@ def sync_foods(
         return report
     report.items, report.rejected, report.warnings = parsed.total, parsed.rejects, parsed.warnings
     report.timings_ms["parse"] = _ms(started)
-    retry = RetryBudget(budget_s)
+    retry = RetryBudget(budget_s, stall_s=stall_s)
     try:
         _apply(
             parsed.records,

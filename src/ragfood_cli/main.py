@@ -260,6 +260,11 @@ def ask(
         print_answer(answer, show_answer=on_token is None)
         if not answer.get("sources"):
             _filter_note(region=region, type=food_type)
+        if session_id and answer.get("session_id") not in (None, session_id):
+            errors.print(
+                f"[dim]session {session_id} is unknown or has expired: this question was asked "
+                "on its own, in a new conversation[/]"
+            )
         if answer.get("session_id") and api_url:
             console.print(f"[dim]follow up with --session-id {answer['session_id']}[/]")
 

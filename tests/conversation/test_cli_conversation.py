@@ -89,3 +89,16 @@ def test_chat_keeps_one_conversation(dataset_env):
     assert terminal.close() == 0
     follow_up = screen.rsplit("answered as:", 1)[1]
     assert "bibimbap" in follow_up.split("\n", 2)[-1]  # the sources table names it
+
+
+def test_ask_says_when_the_session_it_was_given_is_gone(kb_env):
+    gone = "A" * 32  # well formed, but no server minted it (or it expired)
+    with ragfood_serve(kb_env) as base:
+        result = subprocess.run(
+            [str(RAGFOOD), "ask", "Which country is it from?", "--api-url", base,
+             "--session-id", gone],
+            env={**os.environ, **kb_env}, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert f"session {gone} is unknown or has expired" in " ".join(result.stderr.split())
+    assert "follow up with --session-id" in result.stdout

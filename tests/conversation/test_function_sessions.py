@@ -4,7 +4,9 @@ in DynamoDB (moto's server over HTTP) named by RAGFOOD_SESSIONS_TABLE, as the te
 from __future__ import annotations
 
 import json
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,13 +53,23 @@ def test_the_ask_handler_follows_up_with_sessions_in_dynamodb(
     assert other["resolved_question"] == "Which country is it from?"
 
 
-@pytest.mark.parametrize("fault", ["table missing", "endpoint refused"])
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """A TCP port that takes connections and never answers (a black-holed route, such as a
+    function in a VPC with no way to DynamoDB)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # connections complete in the backlog; nothing is ever read
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("fault", ["table missing", "endpoint refused", "endpoint silent"])
 def test_a_session_store_that_fails_loses_the_memory_not_the_answer(
-    dataset_env, dynamodb, moto_endpoint, fault
+    dataset_env, dynamodb, moto_endpoint, silent_endpoint, fault
 ):
-    """DynamoDB failing (a deleted table, an endpoint that refuses) costs the follow-up its
-    context, never the answer: 200 with sources, the conversation's id kept for when the store
-    is back; no 500."""
+    """DynamoDB failing (a deleted table, an endpoint that refuses or never answers) costs the
+    follow-up its context, never the answer: 200 with sources, in time, the conversation's id
+    kept for when the store is back; no 500."""
     env = {
         **dataset_env,
         "RAGFOOD_SESSIONS_TABLE": "sessions",
@@ -69,8 +81,10 @@ def test_a_session_store_that_fails_loses_the_memory_not_the_answer(
     session = json.loads(first["body"])["session_id"]
     if fault == "table missing":
         env["RAGFOOD_SESSIONS_TABLE"] = "sessions-deleted"
-    else:
+    elif fault == "endpoint refused":
         env["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{free_port()}"
+    else:
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = silent_endpoint
     function = LocalFunction("ask", env=env)
     started = time.monotonic()
     response = function.invoke(ask_event({"question": "What is bibimbap?", "session_id": session}))

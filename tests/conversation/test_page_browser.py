@@ -262,3 +262,22 @@ def test_right_to_left_text_and_emoji_stream_and_read_right_to_left(
         # An English answer quoting Arabic stays left to right; the English source too.
         assert turn.locator(".answer").evaluate(direction) == "ltr"
         assert turn.locator(".sources > li").nth(1).locator("div").evaluate(direction) == "ltr"
+
+
+def test_a_conversation_the_server_forgot_is_said_to_have_expired(page, kb_env):
+    """The page keeps its session id in the tab; when the server no longer knows it (expired,
+    or `ragfood serve` restarted), the follow-up is answered on its own: the page says so."""
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+        page.evaluate("sessionStorage.setItem('ragfood.session', 'A'.repeat(32))")
+        page.reload()
+        ask(page, "Which country is it from?")
+        turn = page.locator("#turns > li").nth(0)
+        expect(turn.locator(".note")).to_be_visible()
+        expect(turn.locator(".resolved")).to_contain_text("The earlier conversation has expired")
+        fresh = page.evaluate("sessionStorage.getItem('ragfood.session')")
+        assert fresh and fresh != "A" * 32
+
+        ask(page, "Tell me about the Vietnamese noodle soup pho")  # in the new one: no note
+        expect(page.locator("#turns > li").nth(1).locator(".note")).to_be_visible()
+        expect(page.locator("#turns > li").nth(1).locator(".resolved")).to_be_hidden()

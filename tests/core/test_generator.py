@@ -108,3 +108,22 @@ def test_stream_broken_midway_raises(stub: GeneratorStub):
 @pytest.mark.parametrize("api", ["ollama", "openai"])
 def test_list_models(stub: GeneratorStub, api: str):
     assert "llama3.2" in client(stub.url, api).list_models()
+
+
+@pytest.mark.parametrize(
+    ("api", "endpoint"), [("ollama", "/api/chat"), ("openai", "/v1/chat/completions")]
+)
+def test_the_endpoint_itself_given_as_the_url_works(stub: GeneratorStub, api: str, endpoint: str):
+    """GENERATOR_URL copied from the host's documentation often is the endpoint, not its base."""
+    generator = client(stub.url + endpoint + "/", api)
+    assert generator.generate(MESSAGES).text.endswith("[1]")
+    assert [r["path"] for r in stub.state.requests] == [endpoint]
+    assert "llama3.2" in generator.list_models()
+
+
+def test_a_wrong_ollama_path_is_not_called_a_missing_model(stub: GeneratorStub):
+    with pytest.raises(GeneratorHTTPError) as caught:
+        client(stub.url + "/ollama", "ollama").generate(MESSAGES)
+    message = str(caught.value)
+    assert not isinstance(caught.value, GeneratorModelNotFound), message
+    assert "HTTP 404" in message and "GENERATOR_URL" in message and "pull" not in message

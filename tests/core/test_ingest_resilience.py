@@ -104,6 +104,37 @@ def test_sustained_throttling_does_not_fail_a_large_ingest(start_vector_server, 
     assert len(make_gateway(flaky).stored_hashes(fresh_namespace)) == 3000
 
 
+def test_an_index_that_answers_nothing_but_errors_stops_the_ingest_long_before_its_budget(
+    start_vector_server, fresh_namespace
+):
+    # Sustained throttling slows an ingest down (above); an index failing every request for
+    # `stall_s` in a row is down, and the user hears so then, not when 10 minutes are up.
+    failing = start_vector_server(embedder="hash", fail_rate=1.0, seed=5)
+    gateway = make_gateway(failing, policy=RetryPolicy(2, 0.01, 0.02))
+    started = time.monotonic()
+    with pytest.raises(VectorUnavailable, match="no request has succeeded for 2 s") as raised:
+        sync_foods(upload(items(10)), gateway, namespace=fresh_namespace, budget_s=600, stall_s=2)
+    assert time.monotonic() - started < 300  # generous: far from the 600 s budget
+    assert "after retries" in str(raised.value)  # and what the index answered
+
+
+def test_the_stall_rule_counts_from_the_first_failure_since_the_last_success():
+    now = [0.0]
+    budget = RetryBudget(600, pause_s=1, stall_s=10, clock=lambda: now[0], sleep=lambda s: None)
+    outcomes = iter([False] * 3 + [True] + [False] * 100)
+
+    def sometimes() -> None:
+        now[0] += 3  # each attempt takes 3 s
+        if not next(outcomes):
+            raise VectorUnavailable("vector index answered HTTP 503 after retries", 503)
+
+    budget(sometimes)  # fails 9 s, then succeeds: never stalled
+    now[0] += 100  # a long quiet time between operations is no stall either
+    with pytest.raises(VectorUnavailable, match="no request has succeeded for 10 s"):
+        budget(sometimes)
+    assert now[0] < 130
+
+
 def test_the_retry_budget_ends_and_names_itself():
     clock = iter(range(0, 1000, 5)).__next__
     budget = RetryBudget(20, pause_s=1, clock=lambda: float(clock()), sleep=lambda _s: None)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from upstash_vector import Index
 
-from ragfood.errors import VectorUnavailable
+from ragfood.errors import ConfigError, VectorUnavailable
 from ragfood_vector.launcher import free_port
 from tests.functions.conftest import BUCKET, load_event
 from tests.support.samples import BAKLAVA, FEIJOADA, PHO
@@ -150,6 +150,23 @@ def test_a_folder_created_under_uploads_is_not_an_upload(s3, clean_index, functi
     assert report["status"] == "skipped" and "folder" in report["error"]
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="reports/").get("Contents", [])
     assert listed == []  # no 'rejected: file is empty' report for it
+
+
+def test_a_token_pasted_with_a_line_break_works_and_a_broken_one_is_never_shown(
+    s3, clean_index, function, vector_server
+):
+    # `echo $TOKEN > file`, an env file or a parameter saved with a final newline: the line
+    # break is not part of the token. Anything that cannot go in an HTTP header is refused by
+    # the variable's name, never by its value (httpx would quote the whole header).
+    put(s3, "uploads/foods.json", FOODS)
+    pasted = function("ingest", UPSTASH_VECTOR_REST_TOKEN=f"  {vector_server.token}\r\n")
+    assert pasted.invoke(load_event("s3-put-foods.json"))["reports"][0]["status"] == "ok"
+    for broken in (f"{vector_server.token}\nX", f"{vector_server.token}\u00dc"):
+        with pytest.raises(ConfigError, match="UPSTASH_VECTOR_REST_TOKEN") as raised:
+            function("ingest", UPSTASH_VECTOR_REST_TOKEN=broken).invoke(
+                load_event("s3-put-foods.json")
+            )
+        assert vector_server.token[:8] not in str(raised.value)
 
 
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):

@@ -64,6 +64,7 @@
     askButton.disabled = true;
     status("Searching the knowledge base…");
     const turn = addTurn(question);
+    turn.sentSession = body.session_id;
     turn.signal = controller.signal;
     try {
       await stream(body, turn);
@@ -156,6 +157,12 @@
     if (turn.signal.aborted) return;  // an abandoned conversation's events change nothing
     if (event === "sources") {
       remember(data);
+      if (turn.sentSession && data.session_id && data.session_id !== turn.sentSession) {
+        // The server no longer knows the conversation (it expired, or the server restarted):
+        // this question was asked on its own, which explains an answer that misses the context.
+        turn.resolved.textContent = "The earlier conversation has expired: this question was asked on its own, in a new one.";
+        turn.resolved.hidden = false;
+      }
       showSources(turn, data.sources);
       status(data.sources.length ? "Writing the answer…" : "No matching source.");
     } else if (event === "token") {
