@@ -12,6 +12,7 @@ a fraction of its import time (which every cold start pays).
 
 import os
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -114,6 +115,13 @@ class Settings(BaseModel):
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        try:
+            parts = urlsplit(value)
+            valid = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+        except ValueError:  # a bad port or an unclosed [IPv6 address
+            valid = False
+        if not valid:  # the value is not repeated: it may carry credentials
+            raise ValueError("is not a URL with a host (and a port from 1 to 65535, if any)")
         return value.rstrip("/")
 
     @property

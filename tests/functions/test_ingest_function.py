@@ -169,6 +169,13 @@ def test_a_token_pasted_with_a_line_break_works_and_a_broken_one_is_never_shown(
         assert vector_server.token[:8] not in str(raised.value)
 
 
+@pytest.mark.parametrize("url", ["http://", "http://[::1", "http://127.0.0.1:99999"])
+def test_an_index_url_without_a_usable_host_is_refused_by_its_variable(s3, function, url):
+    put(s3, "uploads/foods.json", FOODS)
+    with pytest.raises(ConfigError, match=r"UPSTASH_VECTOR_REST_URL: .* not a URL with a host"):
+        function("ingest", UPSTASH_VECTOR_REST_URL=url).invoke(load_event("s3-put-foods.json"))
+
+
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):
     ingest = function("ingest")
     many = [{"id": f"dish-{i}", "text": f"dish number {i}"} for i in range(10)]
