@@ -4,9 +4,7 @@ in DynamoDB (moto's server over HTTP) named by RAGFOOD_SESSIONS_TABLE, as the te
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,16 +49,6 @@ def test_the_ask_handler_follows_up_with_sessions_in_dynamodb(
     other = json.loads(function.invoke(alone)["body"])
     assert other["session_id"] != session
     assert other["resolved_question"] == "Which country is it from?"
-
-
-@pytest.fixture
-def silent_endpoint() -> Iterator[str]:
-    """A TCP port that takes connections and never answers (a black-holed route, such as a
-    function in a VPC with no way to DynamoDB)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)  # connections complete in the backlog; nothing is ever read
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("fault", ["table missing", "endpoint refused", "endpoint silent"])

@@ -225,3 +225,27 @@ def test_a_blank_question_in_a_session_is_refused_not_answered(kb_env, stub, bla
     assert status == 200 and [e.name for e in events] == ["error"]
     assert events[0].data["status"] == 422
     assert len(stub.state.requests) == asked, "the generator was asked about a blank question"
+
+
+def test_a_stream_stuck_before_retrieval_still_sends_sources_then_done(kb_env, silent_endpoint):
+    """A session store that never answers holds the ask past its budget before anything is
+    retrieved: the watchdog still keeps the promise of the events (sources, then done naming
+    the session), in time."""
+    env = {
+        **kb_env,
+        "RAGFOOD_ASK_BUDGET_S": "1",
+        "RAGFOOD_SESSIONS_TABLE": "sessions",
+        "AWS_ENDPOINT_URL_DYNAMODB": silent_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    session = "A" * 32
+    with ragfood_serve(env) as base:
+        status, events = stream_events(base, {**QUESTION, "session_id": session}, timeout=30)
+    assert status == 200
+    assert [e.name for e in events] == ["sources", "done"], events
+    done = events[-1].data
+    assert done["degraded"] is True and "RAGFOOD_ASK_BUDGET_S" in done["reason"]
+    assert done["session_id"] == session and done["resolved_question"] == QUESTION["question"]
+    assert events[-1].at < 10

@@ -30,6 +30,7 @@ from askapi.routes.ask import options_of
 from askapi.schemas import AskRequest
 from ragfood import budget, services, telemetry
 from ragfood.budget import Deadline
+from ragfood.sessions import new_session_id
 from ragfood.vector import Hit
 
 router = APIRouter()
@@ -108,13 +109,21 @@ async def _events(request: AskRequest) -> AsyncIterator[str]:
     threading.Thread(target=work, name="ask-stream", daemon=True).start()
     # One fixed end for the whole stream (not per event: a trickle would keep renewing it).
     hard_end = Deadline.after(deadline.remaining() + GRACE_S)
+    sent_sources = False
     try:
         while True:
             try:
                 event, data = await asyncio.wait_for(queue.get(), timeout=hard_end.remaining())
             except TimeoutError:
+                # Stuck before retrieval (a session store that does not answer): the events
+                # still come as promised, sources (none) first, and `done` names the session.
+                context.setdefault("session_id", request.session_id or new_session_id())
+                context.setdefault("resolved_question", request.question)
+                if not sent_sources:
+                    yield sse("sources", {"sources": [], **context})
                 yield sse("done", _out_of_time(context, started))
                 return
+            sent_sources = sent_sources or event == "sources"
             yield sse(event, data)
             if event in ("done", "error"):
                 return
