@@ -278,7 +278,8 @@ class _EchoingFailure(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = f"<html><pre>upstream failed\n{self.headers}</pre></html>".encode()
+        who = self.headers.get("Authorization")
+        body = f"<html><pre>upstream refused {who}\n{self.headers}</pre></html>".encode()
         self.send_response(500)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
