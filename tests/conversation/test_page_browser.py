@@ -281,3 +281,20 @@ def test_a_conversation_the_server_forgot_is_said_to_have_expired(page, kb_env):
         ask(page, "Tell me about the Vietnamese noodle soup pho")  # in the new one: no note
         expect(page.locator("#turns > li").nth(1).locator(".note")).to_be_visible()
         expect(page.locator("#turns > li").nth(1).locator(".resolved")).to_be_hidden()
+
+
+def test_a_refused_question_and_a_quoted_answer_say_what_happened(page, kb_env):
+    """Without a generator: a question no source matches is said to have matched nothing (not
+    "answered by none"), and a matched one to be answered by quoting the sources."""
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+        ask(page, "How do I repair a car engine gearbox?")
+        refused = page.locator("#turns > li").nth(0)
+        expect(refused.locator(".answer")).to_contain_text("no information")
+        expect(refused.locator(".note")).to_contain_text("No source matched the question")
+        expect(refused.locator(".note")).not_to_contain_text("none")
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        quoted = page.locator("#turns > li").nth(1)
+        expect(quoted.locator(".note")).to_contain_text(
+            "Answered by quoting the sources (no generator configured)"
+        )
