@@ -69,9 +69,17 @@ def resolve(
         return Resolution(question, "standalone")
     if generator is not None:
         rewritten = _rewrite(question, turns, generator, _rewrite_budget(deadline))
-        if rewritten:
+        if rewritten and not _still_a_follow_up(rewritten):
             return Resolution(rewritten, "generator")
     return resolve_by_rule(question, turns)
+
+
+def _still_a_follow_up(rewrite: str) -> bool:
+    """True when a rewrite still leans on the conversation and names nothing ("Where is it
+    from?"): small models often hand the follow-up back unchanged, and searched as such it finds
+    nothing. The rule does better with it."""
+    leans = _has_back_reference(rewrite) or rewrite.casefold().lstrip().startswith(LEADS)
+    return leans and not subject(rewrite)
 
 
 def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:

@@ -289,12 +289,20 @@ class VectorGateway:
     def stored_items(
         self, namespace: str = "", *, retry: Retry | None = None
     ) -> dict[str, StoredItem]:
-        """Every vector of the namespace, metadata only (no data, so no item text since v2).
+        """Every vector of the namespace, metadata only (no data, so no item text since v2)."""
+        return {
+            id_: StoredItem.from_metadata(metadata)
+            for id_, metadata in self.stored_metadata(namespace, retry=retry)
+        }
+
+    def stored_metadata(
+        self, namespace: str = "", *, retry: Retry | None = None
+    ) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """(id, metadata) of every vector of the namespace, page by page (no data).
 
         Pages are fetched one after another: the range cursor only comes with the previous page.
         """
         _usable(namespace)
-        items: dict[str, StoredItem] = {}
         cursor = ""
         run = retry or _once
         while True:
@@ -311,10 +319,10 @@ class VectorGateway:
 
             page = run(page_at)
             for vector in page.vectors:
-                items[vector.id] = StoredItem.from_metadata(vector.metadata)
+                yield vector.id, vector.metadata
             cursor = page.next_cursor
             if not cursor:
-                return items
+                return
 
     def fetch_items(
         self, ids: Sequence[str], namespace: str = "", *, retry: Retry | None = None

@@ -50,6 +50,12 @@ class ChromaCollection:
     handle: Any = None  # the chromadb Collection of the private copy, for queries (--compare)
 
     @property
+    def id(self) -> str | None:
+        """Chroma's id of the collection (a UUID): tells apart collections of the same name."""
+        collection_id = getattr(self.handle, "id", None)
+        return None if collection_id is None else str(collection_id)
+
+    @property
     def space(self) -> str:
         """The distance the collection was built with (Chroma's default is l2)."""
         configuration = getattr(self.handle, "configuration_json", None) or {}

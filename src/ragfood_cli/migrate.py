@@ -40,6 +40,7 @@ MAX_MIGRATION_BYTES = 2 * 1024**3
 # itself (LangChain, for one, stores a `source` per document): kept under a `chroma_` prefix.
 _RENAMED = (RESERVED_KEYS - {"region", "type"}) | {"id"}
 PREFIX = "chroma_"
+COLLECTION_ID = "chroma_collection_id"
 _STAND_IN_PREFIX = "ragfood-padded-id-"
 _STAND_IN = re.compile(rf"'({_STAND_IN_PREFIX}\d+-[0-9a-f]{{32}})'")
 
@@ -49,8 +50,14 @@ def source_name(collection: str) -> str:
     return f"chroma:{collection}"
 
 
-def to_items(rows: Iterable[ChromaRow]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Food items in a foods.json layout, and warnings for metadata kept under another name."""
+def to_items(
+    rows: Iterable[ChromaRow], collection_id: str | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Food items in a foods.json layout, and warnings for metadata kept under another name.
+
+    Each item also records the collection's id (`chroma_collection_id`): another directory's
+    collection of the same name has another, and must not take these items for its own.
+    """
     items: list[dict[str, Any]] = []
     renamed: Counter[str] = Counter()
     for row in rows:
@@ -64,6 +71,8 @@ def to_items(rows: Iterable[ChromaRow]) -> tuple[list[dict[str, Any]], list[str]
                 item[key] = value
         for key, value in clashing.items():
             item.setdefault(key, value)  # a document's own `chroma_x` wins over its renamed `x`
+        if collection_id is not None:
+            item[COLLECTION_ID] = collection_id
         items.append(item)
     warnings = [
         f"metadata field {key!r} ({count} document{'s' if count > 1 else ''}) is reserved in "
@@ -73,9 +82,11 @@ def to_items(rows: Iterable[ChromaRow]) -> tuple[list[dict[str, Any]], list[str]
     return items, warnings
 
 
-def to_upload(rows: Sequence[ChromaRow]) -> tuple[bytes, list[str]]:
+def to_upload(
+    rows: Sequence[ChromaRow], collection_id: str | None = None
+) -> tuple[bytes, list[str]]:
     """The collection as the bytes of a foods.json upload (what `parse_foods` validates)."""
-    items, warnings = to_items(rows)
+    items, warnings = to_items(rows, collection_id)
     # allow_nan: a NaN in metadata is written as NaN so that the validator rejects it by name.
     raw = json.dumps(items, ensure_ascii=False, allow_nan=True, default=_jsonable).encode()
     return raw, warnings
@@ -199,19 +210,40 @@ class Migration:
     source: str
     parsed: ParsedFoods
     warnings: list[str]
+    parse_ms: float = 0.0  # mapping and validating, done here rather than in the sync
 
     @classmethod
     def of(cls, collection: ChromaCollection) -> Migration:
+        started = time.perf_counter()
         source = source_name(collection.name)
         rows, padded = _stand_ins(collection.rows)
-        raw, warnings = to_upload(rows)
+        raw, warnings = to_upload(rows, collection.id)
         parsed = parse_foods(raw, source, max_bytes=MAX_MIGRATION_BYTES)
         parsed.rejects = [_in_chroma_terms(r, rows) for r in parsed.rejects]
         # The records hold everything from here on: the rows and the upload's bytes (each about
         # the collection's size) need not live through the sync.
         del rows, raw
         collection.rows = []
-        return cls(collection, source, _restore_ids(parsed, padded), warnings)
+        parsed = _restore_ids(parsed, padded)
+        parse_ms = round((time.perf_counter() - started) * 1000, 1)
+        return cls(collection, source, parsed, warnings, parse_ms)
+
+    def other_collection(self, gateway: VectorGateway, namespace: str) -> str | None:
+        """The id of another collection of the same name (from another directory, or deleted and
+        re-created) whose items this source already owns in the namespace, if any.
+
+        Items migrated before ids were recorded carry none: they are taken as this collection's.
+        """
+        mine = self.collection.id
+        if mine is None:
+            return None
+        retry = RetryBudget(DEFAULT_BUDGET_S)
+        for _, metadata in gateway.stored_metadata(namespace, retry=retry):
+            if metadata and metadata.get("source") == self.source:
+                theirs = metadata.get(COLLECTION_ID)
+                if isinstance(theirs, str) and theirs != mine:
+                    return theirs
+        return None
 
     def run(
         self,
@@ -237,6 +269,9 @@ class Migration:
         summary = report.as_dict()
         summary["warnings"] = self.warnings + summary["warnings"]
         summary["dry_run"] = False
+        timings = summary["timings_ms"]
+        timings["parse"] = self.parse_ms
+        timings["total"] = round(timings.get("total", 0.0) + self.parse_ms, 1)
         return summary
 
     def plan(

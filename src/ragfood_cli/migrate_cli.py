@@ -285,8 +285,18 @@ def _migrate(
     progress: Any,
 ) -> dict[str, Any]:
     """Plan (--dry-run) or sync, then read every accepted item back once the index settled."""
+    from ragfood_cli.chroma_source import ChromaSourceError
     from ragfood_cli.migrate import verify, wait_until_indexed
 
+    if other := migration.other_collection(gateway, namespace):
+        name = migration.collection.name
+        raise ChromaSourceError(
+            f"namespace {namespace or '(default)'} already holds items migrated from another "
+            f"ChromaDB collection named {name!r} (collection id {other}; this one is "
+            f"{migration.collection.id}): migrating this one would overwrite and delete them. "
+            "Migrate it into a namespace of its own (--namespace), or roll the other back first "
+            f"(`ragfood migrate rollback --collection {name}`)"
+        )
     guard = {
         "namespace": namespace,
         "max_delete_fraction": max_delete_fraction,

@@ -7,6 +7,7 @@ embeds, so ChromaDB is an exact copy of the index and their rankings must agree.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -161,8 +162,12 @@ def test_rejects_are_reported_as_for_an_upload_and_the_rest_migrates(
     assert result.exit_code == 2, result.output
     assert summary is not None
     upload = parse_foods(json.dumps(MIXED_AS_UPLOAD).encode(), "foods.json")
-    expected = {(r.id, r.reason) for r in upload.rejects}
-    assert {(r["id"], r["reason"]) for r in summary["rejected"]} == expected
+
+    def sized(reason: str) -> str:  # each migrated item also records its collection's id
+        return re.sub(r"\d+ bytes of metadata", "N bytes of metadata", reason)
+
+    expected = {(r.id, sized(r.reason)) for r in upload.rejects}
+    assert {(r["id"], sized(r["reason"])) for r in summary["rejected"]} == expected
     assert {"empty-text", "too-long", "numeric-region", "huge-notes"} == {
         r["id"] for r in summary["rejected"]
     }
@@ -651,3 +656,41 @@ def test_records_without_a_document_are_rejected_in_chromadb_terms(migrate, tmp_
             "reason": "no document: ChromaDB kept only its embedding, so there is no text to index",
         }
     ]
+
+
+def test_a_collection_of_the_same_name_from_another_directory_is_refused(
+    migrate, tmp_path, vector_server, fresh_namespace
+):
+    """Two apps' directories with a collection of the same name (LangChain's default is
+    "langchain"): the second migration took the first's items for its own, overwrote the ids
+    both use and deleted the others. It is refused; the first's items stay as they were."""
+    stores = {}
+    for app, count in (("first", 5), ("second", 12)):
+        documents = [
+            {"id": f"{app}-{i}", "text": f"Dish {i} of the {app} app is made with rice."}
+            for i in range(count)
+        ] + [{"id": "shared", "text": f"The {app} app's own shared document."}]
+        stores[app] = tmp_path / app
+        client = chroma_client(stores[app])
+        add_collection(client, "langchain", documents, hash_embed())
+        client.close()
+
+    result, summary = migrate("--collection", "langchain", "--json", path=stores["first"])
+    assert result.exit_code == 0, result.output
+    before = {k: v.data for k, v in _stored(vector_server, fresh_namespace).items()}
+    assert len(before) == 6
+
+    for args in (("--json",), ("--dry-run", "--json"), ("--allow-mass-delete",)):
+        result, summary = migrate("--collection", "langchain", *args, path=stores["second"])
+        assert result.exit_code == 1, result.output
+        assert "already holds items migrated from another ChromaDB collection named" in (
+            result.output
+        )
+        assert "--namespace" in result.output and "ragfood migrate rollback" in result.output
+        after = {k: v.data for k, v in _stored(vector_server, fresh_namespace).items()}
+        assert after == before
+
+    # The same directory again is the same collection: a re-run, not a stranger.
+    result, summary = migrate("--collection", "langchain", "--json", path=stores["first"])
+    assert result.exit_code == 0, result.output
+    assert summary is not None and summary["unchanged"] == 6

@@ -281,3 +281,39 @@ def test_a_conversation_the_server_forgot_is_said_to_have_expired(page, kb_env):
         ask(page, "Tell me about the Vietnamese noodle soup pho")  # in the new one: no note
         expect(page.locator("#turns > li").nth(1).locator(".note")).to_be_visible()
         expect(page.locator("#turns > li").nth(1).locator(".resolved")).to_be_hidden()
+
+
+def test_a_refused_question_and_a_quoted_answer_say_what_happened(page, kb_env):
+    """Without a generator: a question no source matches is said to have matched nothing (not
+    "answered by none"), and a matched one to be answered by quoting the sources."""
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+        ask(page, "How do I repair a car engine gearbox?")
+        refused = page.locator("#turns > li").nth(0)
+        expect(refused.locator(".answer")).to_contain_text("no information")
+        expect(refused.locator(".note")).to_contain_text("No source matched the question")
+        expect(refused.locator(".note")).not_to_contain_text("none")
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        quoted = page.locator("#turns > li").nth(1)
+        expect(quoted.locator(".note")).to_contain_text(
+            "Answered by quoting the sources (no generator configured)"
+        )
+
+
+def test_enter_that_ends_an_input_method_composition_does_not_send(page, kb_env):
+    """Typing Japanese, Chinese or Korean, Enter first picks the characters (the keydown says
+    isComposing); only the next Enter sends the question."""
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+        page.fill("#question", "ビビンバとは")
+        page.eval_on_selector(
+            "#question",
+            """box => box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter",
+                keyCode: 229, isComposing: true, bubbles: true, cancelable: true}))""",
+        )
+        page.wait_for_timeout(300)
+        expect(page.locator("#turns > li")).to_have_count(0)
+        expect(page.locator("#question")).to_have_value("ビビンバとは")
+        page.press("#question", "Enter")
+        expect(page.locator("#turns > li")).to_have_count(1)
+        expect(page.locator("#turns > li .note")).to_be_visible()

@@ -72,6 +72,20 @@ def test_a_generator_that_answers_instead_of_rewriting_falls_back_to_the_rule(
     assert second.answer.sources[0].id == "bibimbap"
 
 
+@pytest.mark.parametrize("echo", [FOLLOW_UP, "Which country is it from", "and which country?"])
+def test_a_rewrite_that_still_names_nothing_falls_back_to_the_rule(
+    minilm_server, dataset_namespace, stub, echo
+):
+    """Small models often hand the follow-up back as it was: searched as such, it finds nothing
+    ("no information"), where the rule resolves it."""
+    stub.state.rewrite_to = echo
+    pipeline = pipeline_for(minilm_server, dataset_namespace, generator_for(stub))
+    _, second = two_turns(Conversations(pipeline, MemorySessionStore()))
+    assert second.resolved_by == "rule", second.resolved_question
+    assert "bibimbap" in second.resolved_question
+    assert second.answer.sources[0].id == "bibimbap"
+
+
 def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
     minilm_server, dataset_namespace, stub
 ):

@@ -43,6 +43,9 @@
   });
 
   questionBox.addEventListener("keydown", (event) => {
+    // An Enter that ends an input method's composition (Japanese, Chinese, Korean) picks the
+    // characters; it does not send the half-typed question.
+    if (event.isComposing || event.keyCode === 229) return;
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       form.requestSubmit();
@@ -174,9 +177,8 @@
         turn.resolved.textContent = `Answered as: ${data.resolved_question}`;
         turn.resolved.hidden = false;
       }
-      const by = data.generator && data.generator.kind;
       turn.note.textContent = (data.degraded ? `Degraded: ${data.reason || "generator unavailable"}. ` : "")
-        + `Answered by ${by}${data.generator && data.generator.model ? ` (${data.generator.model})` : ""}`
+        + answeredBy(data.generator || {})
         + (data.timings_ms && data.timings_ms.total ? ` in ${Math.round(data.timings_ms.total)} ms.` : ".");
       turn.note.classList.toggle("degraded", Boolean(data.degraded));
       turn.note.hidden = false;
@@ -185,6 +187,14 @@
       turn.finished = true;
       finishWithError(turn, data.error || `error ${data.status}`);
     }
+  }
+
+  function answeredBy({ kind, model }) {
+    if (kind === "none") return "No source matched the question, so nothing was generated";
+    if (kind === "extractive") {
+      return "Answered by quoting the sources" + (model ? ` (${model} did not answer)` : " (no generator configured)");
+    }
+    return `Answered by ${kind}${model ? ` (${model})` : ""}`;
   }
 
   function remember(data) {
