@@ -298,3 +298,22 @@ def test_a_refused_question_and_a_quoted_answer_say_what_happened(page, kb_env):
         expect(quoted.locator(".note")).to_contain_text(
             "Answered by quoting the sources (no generator configured)"
         )
+
+
+def test_enter_that_ends_an_input_method_composition_does_not_send(page, kb_env):
+    """Typing Japanese, Chinese or Korean, Enter first picks the characters (the keydown says
+    isComposing); only the next Enter sends the question."""
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+        page.fill("#question", "ビビンバとは")
+        page.eval_on_selector(
+            "#question",
+            """box => box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter",
+                keyCode: 229, isComposing: true, bubbles: true, cancelable: true}))""",
+        )
+        page.wait_for_timeout(300)
+        expect(page.locator("#turns > li")).to_have_count(0)
+        expect(page.locator("#question")).to_have_value("ビビンバとは")
+        page.press("#question", "Enter")
+        expect(page.locator("#turns > li")).to_have_count(1)
+        expect(page.locator("#turns > li .note")).to_be_visible()

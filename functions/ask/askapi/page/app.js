@@ -43,6 +43,9 @@
   });
 
   questionBox.addEventListener("keydown", (event) => {
+    // An Enter that ends an input method's composition (Japanese, Chinese, Korean) picks the
+    // characters; it does not send the half-typed question.
+    if (event.isComposing || event.keyCode === 229) return;
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       form.requestSubmit();
