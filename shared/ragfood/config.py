@@ -108,6 +108,13 @@ class Settings(BaseModel):
     def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None else SecretStr(header_safe(value.get_secret_value()))
 
+    @field_validator("namespace")
+    @classmethod
+    def _usable_namespace(cls, value: str) -> str:
+        if problem := namespace_problem(value):
+            raise ValueError(f"cannot be used: {problem}")
+        return value
+
     @field_validator("vector_url", "generator_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -145,6 +152,17 @@ class Settings(BaseModel):
             raise ConfigError("missing setting: " + ", ".join(missing))
         assert self.vector_url is not None and token is not None
         return self.vector_url, token
+
+
+def namespace_problem(name: str) -> str | None:
+    """Why `name` cannot be a namespace, if it cannot: the SDK sends it as a URL path segment as
+    it is, so "#a" would write into the default namespace and "a?x=1" into "a"."""
+    if name in (".", "..") or any(ch in "/?#%\\" or ord(ch) < 32 for ch in name):
+        return (
+            "it would change the request's URL (no '/', '?', '#', '%', '\\' or control "
+            "characters; not '.' or '..')"
+        )
+    return None
 
 
 def header_safe(secret: str) -> str:

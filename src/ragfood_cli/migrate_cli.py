@@ -440,6 +440,8 @@ def _print(outcome: dict[str, Any]) -> None:
                 + escape(", ".join((lost + changed)[:20])),
                 highlight=False,
             )
+        elif not verification["checked"]:
+            console.print("[yellow]nothing migrated[/] (see above), so nothing to read back")
         else:
             console.print(
                 f"[green]verified:[/] all {verification['checked']} migrated items read back "

@@ -694,3 +694,20 @@ def test_a_collection_of_the_same_name_from_another_directory_is_refused(
     result, summary = migrate("--collection", "langchain", "--json", path=stores["first"])
     assert result.exit_code == 0, result.output
     assert summary is not None and summary["unchanged"] == 6
+
+
+def test_a_collection_whose_every_id_another_source_owns_writes_nothing_and_says_so(
+    ragfood, migrate, vector_server, fresh_namespace, tmp_path
+):
+    # The usual first try: the Chroma app was built from the foods.json already ingested here.
+    upload = tmp_path / "foods.json"
+    upload.write_text(json.dumps([{"id": d["id"], "text": d["text"]} for d in DOCUMENTS]))
+    assert ragfood("ingest", str(upload), "--namespace", fresh_namespace).exit_code == 0
+    before = {k: v.metadata for k, v in _stored(vector_server, fresh_namespace).items()}
+
+    result, _ = migrate("--collection", "foods")
+    assert result.exit_code == 2, result.output
+    assert "120 of 120 ids are already indexed by foods.json" in result.output
+    assert "nothing migrated (see above), so nothing to read back" in result.output
+    assert "verified" not in result.output
+    assert {k: v.metadata for k, v in _stored(vector_server, fresh_namespace).items()} == before
