@@ -39,6 +39,8 @@ PRONOUNS = _words("it its it's they them their theirs he she him her")
 DEMONSTRATIVES = _words("this that these those one ones")
 POSSESSIVES = frozenset({"its", "their", "theirs"})
 LEADS = ("and ", "what about ", "how about ", "also ", "so ")
+# "and the sauce?", "what about a vegetarian one?": something of the previous subject's.
+ARTICLES = _words("the this that these those a an some any another other its their")
 STOP = _words(
     """a an the and or but of to in on at by for with about from into as is are was were be been
     being do does did can could should would will shall may might must have has had what which
@@ -88,13 +90,17 @@ def _still_a_follow_up(rewrite: str) -> bool:
 def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
     if not turns or not needs_context(question):
         return Resolution(question, "standalone")
-    topic = ""
+    topic, asked = "", ""
     for turn in reversed(turns):  # the latest turn that named something
-        topic = topic_of(turn)
+        topic, asked = topic_of(turn), turn.resolved_question or turn.question
         if topic:
             break
     if not topic:
         return Resolution(question, "standalone")
+    moved = _moved_to(question)
+    if moved:  # "What about pho?": the question asked before, about pho
+        swapped = _replace_words(asked, topic, moved)
+        return Resolution(swapped or question, "rule")
     tokens = list(_WORD.finditer(question))
     for i, match in enumerate(tokens):
         word = _key(match.group())
@@ -105,6 +111,29 @@ def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
             resolved = question[: match.start()] + replacement + question[match.end() :]
             return Resolution(resolved, "rule")
     return Resolution(f"{question.rstrip(' ?')} ({topic})?", "rule")
+
+
+def _moved_to(question: str) -> str:
+    """What a "what about X?" / "and X?" follow-up moves the conversation to: X when it names
+    something and does not point back ("and its sauce?", "and the sauce?" stay with the previous
+    subject); else ""."""
+    rest = question.strip()
+    while rest.casefold().startswith(LEADS):
+        lead = next(lead for lead in LEADS if rest.casefold().startswith(lead))
+        rest = rest[len(lead) :].lstrip()
+    if rest == question.strip() or _has_back_reference(rest):
+        return ""
+    words = _WORD.findall(rest)
+    if not words or _key(words[0]) in ARTICLES:
+        return ""
+    return subject(rest)
+
+
+def _replace_words(text: str, old: str, new: str) -> str | None:
+    """`text` with the words `old` (whole words, any case) replaced by `new`; None if absent."""
+    pattern = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)", re.IGNORECASE)
+    replaced, count = pattern.subn(lambda _: new, text, count=1)
+    return replaced if count else None
 
 
 def topic_of(turn: Turn) -> str:

@@ -126,3 +126,26 @@ def test_accented_names_and_contractions_are_carried_whole(first, expected):
 def test_a_contracted_pronoun_keeps_its_verb():
     resolved = resolve_by_rule("it's spicy, isn't it?", [turn("What is kimchi?")])
     assert resolved.question.startswith("kimchi's spicy")
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "expected"),
+    [
+        ("What is in kimchi?", "What about sauerkraut?", "What is in sauerkraut?"),
+        ("Which country is jollof rice from?", "And fufu?", "Which country is fufu from?"),
+        ("Is ramen spicy?", "how about pho?", "Is pho spicy?"),
+        # A definite article points at something of the previous subject's: kept with it.
+        ("What is in bibimbap?", "And the sauce?", "And the sauce (bibimbap)?"),
+        (
+            "What is in bibimbap?",
+            "What about a vegetarian version?",
+            "What about a vegetarian version (bibimbap)?",
+        ),
+        # No place for the new name in the previous question: asked as it is.
+        ("What is a popular dessert in Korea?", "What about Japan?", "What about Japan?"),
+    ],
+)
+def test_what_about_a_new_name_asks_the_previous_question_about_it(first, follow_up, expected):
+    """ "What about X?" moves the question to X: the previous subject added in brackets pulled
+    retrieval back to it (kimchi before sauerkraut, jollof rice before fufu)."""
+    assert resolve_by_rule(follow_up, [turn(first)]).question == expected

@@ -157,3 +157,21 @@ def test_a_follow_up_on_a_name_with_accents_finds_it(minilm_server, dataset_name
     second = conversations.ask("Which country is it from?", session_id=first.session_id)
     assert second.resolved_question == "Which country is pão de queijo from?"
     assert second.answer.sources[0].id == "pao-de-queijo"
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "expected"),
+    [
+        ("What is in kimchi?", "What about sauerkraut?", "sauerkraut"),
+        ("Which country is jollof rice from?", "And what about fufu?", "fufu"),
+    ],
+)
+def test_what_about_another_dish_finds_that_dish(
+    minilm_server, dataset_namespace, first, follow_up, expected
+):
+    conversations = Conversations(
+        pipeline_for(minilm_server, dataset_namespace), MemorySessionStore()
+    )
+    opened = conversations.ask(first)
+    second = conversations.ask(follow_up, session_id=opened.session_id)
+    assert second.answer.sources[0].id == expected, second.resolved_question
