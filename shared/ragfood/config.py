@@ -103,6 +103,13 @@ class Settings(BaseModel):
         # Templates and env files often pass an empty string for "not configured".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if problem := namespace_problem(value):
+            raise ValueError(problem)
+        return value
+
     @field_validator("vector_token", "vector_readonly_token", "generator_api_key")
     @classmethod
     def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
@@ -145,6 +152,19 @@ class Settings(BaseModel):
             raise ConfigError("missing setting: " + ", ".join(missing))
         assert self.vector_url is not None and token is not None
         return self.vector_url, token
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why a namespace cannot be used, if it cannot. It travels as the last segment of the REST
+    path (`/upsert-data/<namespace>`, unescaped by the SDK): a '?' or '#' ends the path, so
+    '#kb' silently addressed the default namespace and 'kb?x' the namespace 'kb'."""
+    bad = sorted(set(namespace) & set("/?#"))
+    if bad:
+        return (
+            f"must not contain {' '.join(repr(c) for c in bad)}: a namespace travels in the "
+            "index's URL, where it would name another namespace"
+        )
+    return None
 
 
 def header_safe(secret: str) -> str:

@@ -26,6 +26,7 @@ from ragfood_cli.render import (
     print_error,
     print_report,
     stage_progress,
+    valid_namespace,
 )
 
 # We use no pydantic plugins: spare every command pydantic's scan of the entry points of every
@@ -63,7 +64,10 @@ MinScore = Annotated[
     float | None, typer.Option("--min-score", min=0.0, max=1.0, help="Relevance threshold.")
 ]
 Namespace = Annotated[
-    str | None, typer.Option(help="Namespace (tenant) to use; default RAGFOOD_NAMESPACE.")
+    str | None,
+    typer.Option(
+        help="Namespace (tenant) to use; default RAGFOOD_NAMESPACE.", callback=valid_namespace
+    ),
 ]
 
 

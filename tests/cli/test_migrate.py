@@ -711,3 +711,22 @@ def test_a_collection_whose_every_id_another_source_owns_writes_nothing_and_says
     assert "nothing migrated (see above), so nothing to read back" in result.output
     assert "verified" not in result.output
     assert {k: v.metadata for k, v in _stored(vector_server, fresh_namespace).items()} == before
+
+
+@pytest.mark.parametrize("namespace", ["#kb", "kb?v=2", "kb/2026"])
+def test_a_namespace_the_index_url_cannot_carry_is_refused(
+    ragfood, chroma_dir, vector_server, namespace
+):
+    """The namespace ends the REST path (/upsert-data/<namespace>): '#kb' wrote into the default
+    namespace and 'kb?v=2' into 'kb', and read back from there too, so all looked verified."""
+    index = vector_server.index()
+    before = index.info().namespaces
+    argv = ("migrate", "chroma", str(chroma_dir), "--collection", "foods")
+    result = ragfood(*argv, "--namespace", namespace)
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.replace("│", " ").split())  # a usage error's box wraps lines
+    assert "must not contain" in flat and "a namespace travels in the index's URL" in flat
+    result = ragfood(*argv, env={"RAGFOOD_NAMESPACE": namespace})
+    assert result.exit_code == 1, result.output
+    assert "RAGFOOD_NAMESPACE" in result.output and "must not contain" in result.output
+    assert index.info().namespaces == before
