@@ -103,17 +103,17 @@ class Settings(BaseModel):
         # Templates and env files often pass an empty string for "not configured".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        if problem := namespace_problem(value):
-            raise ValueError(problem)
-        return value
-
     @field_validator("vector_token", "vector_readonly_token", "generator_api_key")
     @classmethod
     def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None else SecretStr(header_safe(value.get_secret_value()))
+
+    @field_validator("namespace")
+    @classmethod
+    def _usable_namespace(cls, value: str) -> str:
+        if problem := namespace_problem(value):
+            raise ValueError(f"cannot be used: {problem}")
+        return value
 
     @field_validator("vector_url", "generator_url")
     @classmethod
@@ -154,15 +154,13 @@ class Settings(BaseModel):
         return self.vector_url, token
 
 
-def namespace_problem(namespace: str) -> str | None:
-    """Why a namespace cannot be used, if it cannot. It travels as the last segment of the REST
-    path (`/upsert-data/<namespace>`, unescaped by the SDK): a '?' or '#' ends the path, so
-    '#kb' silently addressed the default namespace and 'kb?x' the namespace 'kb'."""
-    bad = sorted(set(namespace) & set("/?#"))
-    if bad:
+def namespace_problem(name: str) -> str | None:
+    """Why `name` cannot be a namespace, if it cannot: the SDK sends it as a URL path segment as
+    it is, so "#a" would write into the default namespace and "a?x=1" into "a"."""
+    if name in (".", "..") or any(ch in "/?#%\\" or ord(ch) < 32 for ch in name):
         return (
-            f"must not contain {' '.join(repr(c) for c in bad)}: a namespace travels in the "
-            "index's URL, where it would name another namespace"
+            "it would change the request's URL (no '/', '?', '#', '%', '\\' or control "
+            "characters; not '.' or '..')"
         )
     return None
 

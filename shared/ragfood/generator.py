@@ -149,7 +149,12 @@ class GeneratorClient:
             data = line[5:].strip()
             if data == "[DONE]":
                 return "", True
-            return _extract_text("openai", _loads(data), streaming=True), False
+            chunk = _loads(data)
+            text = _extract_text("openai", chunk, streaming=True)  # checks the chunk's shape
+            # The chunk with a finish_reason is the last of the answer; [DONE] should follow,
+            # but some OpenAI-compatible servers close the stream without it.
+            choice = chunk["choices"][0] if chunk.get("choices") else {}
+            return text, bool(choice.get("finish_reason"))
         chunk = _loads(line)
         if "error" in chunk:
             raise GeneratorBadResponse(f"generator at {self._host} failed: {chunk['error']}")
@@ -237,7 +242,7 @@ def _extract_text(api: Api, body: dict[str, Any], *, streaming: bool) -> str:
             content = part.get("content") or ""
             if not streaming and not choice:
                 raise KeyError("choices")
-    except (KeyError, IndexError, TypeError) as exc:
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise GeneratorBadResponse(f"generator answer lacks the field {exc}") from None
     if not isinstance(content, str):
         raise GeneratorBadResponse("generator answer content is not text")

@@ -1,7 +1,8 @@
 """Ingest one uploaded (or removed) object: sync it, write a report the uploader can find.
 
 Uploads live under `uploads/`; reports are written under `reports/`, which the bucket notification
-does not watch, so a report can never trigger another ingest.
+does not watch, so a report can never trigger another ingest (and should it be widened, an event
+outside uploads/ writes nothing back).
 `uploads/tenants/<name>/...` selects namespace `<name>`, keeping tenants' knowledge bases apart.
 Each object owns its items (their `source` is `s3://<bucket>/<key>`). Events of one namespace are
 applied one at a time and, per key, only when newer than the last one applied (`sync_state`).
@@ -119,7 +120,12 @@ def ingest_object(
         namespace = namespace_for_key(key, default_namespace)
     except UnusableKey as exc:
         report = SyncReport(source=source, namespace="", status="rejected", error=str(exc))
-        _write_report(s3, bucket, key, report)
+        if key.startswith(UPLOAD_PREFIX):
+            # Outside uploads/ (a report, a lock, should the notification be widened to the
+            # whole bucket) a report written here would fire the function again, without end.
+            _write_report(s3, bucket, key, report)
+        else:
+            logger.warning("event for an object outside uploads/ ignored", extra={"key": key})
         return report
     started = time.monotonic()
     # Wait for another sync of the namespace for at most half our time; hold the lock until our

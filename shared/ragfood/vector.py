@@ -21,6 +21,7 @@ from upstash_vector.errors import UpstashError
 from upstash_vector.http import generate_headers
 from upstash_vector.types import QueryResult
 
+from ragfood.config import namespace_problem
 from ragfood.enrichment import recover_text
 from ragfood.errors import (
     VectorAuthError,
@@ -221,6 +222,7 @@ class VectorGateway:
         min_score: float = 0.0,
         filter_: str = "",
     ) -> list[Hit]:
+        _usable(namespace)
         with _translated(self.url):
             results = self._dense(text, namespace=namespace, top_k=top_k, filter_=filter_)
         hits = []
@@ -256,6 +258,7 @@ class VectorGateway:
         the body and send it through the SDK's own request path). Dense scores are normalised
         0..1; sparse scores are not used. On a dense-only index the sparse list is empty.
         """
+        _usable(namespace)
         with _translated(self.url):
             if not hybrid:
                 dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filter_)
@@ -299,6 +302,7 @@ class VectorGateway:
 
         Pages are fetched one after another: the range cursor only comes with the previous page.
         """
+        _usable(namespace)
         cursor = ""
         run = retry or _once
         while True:
@@ -324,6 +328,7 @@ class VectorGateway:
         self, ids: Sequence[str], namespace: str = "", *, retry: Retry | None = None
     ) -> dict[str, StoredItem]:
         """The stored state of these ids (absent ones left out); pages fetched in parallel."""
+        _usable(namespace)
         found: dict[str, StoredItem] = {}
 
         def send(batch: Sequence[str]) -> int:
@@ -349,6 +354,7 @@ class VectorGateway:
         retry: Retry | None = None,
     ) -> int:
         """Upsert records as data (Upstash embeds them); several batches in flight at once."""
+        _usable(namespace)
 
         # The JSON body the SDK's upsert() would build from Data objects, built directly and sent
         # through the SDK's own request path: ~8 ms of CPU less per 10,000 items.
@@ -372,6 +378,8 @@ class VectorGateway:
         progress: Progress | None = None,
         retry: Retry | None = None,
     ) -> int:
+        _usable(namespace)
+
         def send(batch: Sequence[str]) -> int:
             with _translated(self.url):
                 self._index.delete(list(batch), namespace=namespace)
@@ -396,6 +404,7 @@ class VectorGateway:
 
     def check_write_access(self, namespace: str = "") -> None:
         """A write that changes nothing: proves the token may write (used by `doctor`)."""
+        _usable(namespace)
         with _translated(self.url):
             self._index.delete(["__ragfood_write_probe__"], namespace=namespace)
 
@@ -443,6 +452,11 @@ class VectorGateway:
                     other.cancel()
                 raise
         return done
+
+
+def _usable(namespace: str) -> None:
+    if namespace and (problem := namespace_problem(namespace)):
+        raise VectorRequestError(f"namespace {namespace!r} cannot be used: {problem}")
 
 
 def _found(result: QueryResult) -> Found:

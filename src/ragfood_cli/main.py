@@ -26,7 +26,6 @@ from ragfood_cli.render import (
     print_error,
     print_report,
     stage_progress,
-    valid_namespace,
 )
 
 # We use no pydantic plugins: spare every command pydantic's scan of the entry points of every
@@ -64,10 +63,7 @@ MinScore = Annotated[
     float | None, typer.Option("--min-score", min=0.0, max=1.0, help="Relevance threshold.")
 ]
 Namespace = Annotated[
-    str | None,
-    typer.Option(
-        help="Namespace (tenant) to use; default RAGFOOD_NAMESPACE.", callback=valid_namespace
-    ),
+    str | None, typer.Option(help="Namespace (tenant) to use; default RAGFOOD_NAMESPACE.")
 ]
 
 

@@ -27,7 +27,6 @@ from ragfood_cli.render import (
     print_error,
     print_report,
     stage_progress,
-    valid_namespace,
 )
 
 if TYPE_CHECKING:
@@ -58,11 +57,7 @@ def chroma(
     ],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection to migrate.")],
     namespace: Annotated[
-        str | None,
-        typer.Option(
-            help="Namespace (tenant) to write to; default RAGFOOD_NAMESPACE.",
-            callback=valid_namespace,
-        ),
+        str | None, typer.Option(help="Namespace (tenant) to write to; default RAGFOOD_NAMESPACE.")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would be written; write nothing.")
@@ -201,11 +196,7 @@ def rollback(
         str, typer.Option("--collection", "-c", help="The collection that was migrated.")
     ],
     namespace: Annotated[
-        str | None,
-        typer.Option(
-            help="Namespace it was migrated to; default RAGFOOD_NAMESPACE.",
-            callback=valid_namespace,
-        ),
+        str | None, typer.Option(help="Namespace it was migrated to; default RAGFOOD_NAMESPACE.")
     ] = None,
     as_json: JsonFlag = False,
     allow_mass_delete: Annotated[

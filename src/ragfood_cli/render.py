@@ -63,16 +63,6 @@ JsonFlag = Annotated[
 ]
 
 
-def valid_namespace(value: str | None) -> str | None:
-    """--namespace callback: a name the index's URL cannot carry is refused before any request."""
-    if value:
-        from ragfood.config import namespace_problem
-
-        if problem := namespace_problem(value):
-            raise typer.BadParameter(problem)
-    return value
-
-
 def describe(problem: str | Exception) -> str:
     """A problem as the CLI prints it: a URL in it keeps no credentials, and an index that cannot
     be reached at all comes with what to do."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from upstash_vector import Index
 
 from ragfood_vector.launcher import VectorServer
@@ -82,3 +83,19 @@ def test_a_used_up_quota_exits_1_saying_so(ragfood, tmp_path, start_vector_serve
                      env=used_up.client_env())  # fmt: skip
     assert result.exit_code == 1
     assert "failed" in result.output and "used up a quota" in result.output
+
+
+@pytest.mark.parametrize("namespace", ["#acme", "acme?x=1", "acme/eu", ".."])
+def test_a_namespace_that_would_change_the_request_url_is_refused(
+    ragfood, tmp_path, vector_server, namespace
+):
+    # Sent as a path segment, "#acme" would write into the default namespace, over items other
+    # files own there (the sync saw an empty "#acme"), and "acme?x=1" into "acme".
+    index = Index(url=vector_server.url, token=vector_server.token)
+    before = index.info().namespaces
+    result = ragfood(
+        "ingest", str(write(tmp_path, "x.json", dishes("Asia", "ns", 2))), "--namespace", namespace
+    )
+    assert result.exit_code == 1
+    assert f"namespace {namespace!r} cannot be used" in result.output
+    assert index.info().namespaces == before  # nothing written anywhere

@@ -249,3 +249,17 @@ def test_a_stream_stuck_before_retrieval_still_sends_sources_then_done(kb_env, s
     assert done["degraded"] is True and "RAGFOOD_ASK_BUDGET_S" in done["reason"]
     assert done["session_id"] == session and done["resolved_question"] == QUESTION["question"]
     assert events[-1].at < 10
+
+
+def test_an_openai_host_that_never_sends_done_still_gives_a_whole_answer(kb_env, stub):
+    """Its stream ends with the finish_reason chunk and closes (no `data: [DONE]`): the answer
+    is whole, not degraded with the sources quoted after it."""
+    stub.state.openai_done = False
+    env = {**kb_env, "GENERATOR_URL": stub.url, "GENERATOR_API": "openai"}
+    with ragfood_serve(env) as base:
+        status, events = stream_events(base, QUESTION)
+    assert status == 200 and events[-1].name == "done"
+    assert events[-1].data["degraded"] is False, events[-1].data["reason"]
+    assert events[-1].data["generator"]["kind"] == "openai"
+    text = "".join(e.data["text"] for e in events if e.name == "token")
+    assert text.startswith("According to the knowledge base") and "unavailable" not in text

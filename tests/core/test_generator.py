@@ -127,3 +127,13 @@ def test_a_wrong_ollama_path_is_not_called_a_missing_model(stub: GeneratorStub):
     message = str(caught.value)
     assert not isinstance(caught.value, GeneratorModelNotFound), message
     assert "HTTP 404" in message and "GENERATOR_URL" in message and "pull" not in message
+
+
+def test_an_openai_stream_that_ends_with_finish_reason_but_no_done_marker_is_complete(
+    stub: GeneratorStub,
+):
+    """Some OpenAI-compatible servers (llama.cpp forks, older TGI) end the stream with the
+    finish_reason chunk and close it, without `data: [DONE]`: the answer is whole."""
+    stub.state.openai_done = False
+    fragments = list(client(stub.url, "openai").stream(MESSAGES))
+    assert "".join(fragments) == "According to the knowledge base, Pho is a Vietnamese soup. [1]"

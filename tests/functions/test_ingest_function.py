@@ -176,6 +176,23 @@ def test_an_index_url_without_a_usable_host_is_refused_by_its_variable(s3, funct
         function("ingest", UPSTASH_VECTOR_REST_URL=url).invoke(load_event("s3-put-foods.json"))
 
 
+@pytest.mark.parametrize(
+    "key", ["reports/foods.json.report.json", "sync-state/locks/_default.lock", "foods.json"]
+)
+def test_an_event_for_an_object_outside_uploads_writes_nothing_that_could_loop(
+    s3, clean_index, function, key
+):
+    # A notification widened to the whole bucket would deliver the function's own writes: a
+    # report written for each would fire it again, without end.
+    put(s3, key, b"{}")
+    event = load_event("s3-put-foods.json")
+    event["Records"][0]["s3"]["object"]["key"] = key
+    (report,) = function("ingest").invoke(event)["reports"]
+    assert report["status"] == "rejected" and "only uploads are ingested" in report["error"]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    assert keys == {key}
+
+
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):
     ingest = function("ingest")
     many = [{"id": f"dish-{i}", "text": f"dish number {i}"} for i in range(10)]

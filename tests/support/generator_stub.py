@@ -37,6 +37,7 @@ class StubState:
     open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
     fail_status: int = 500  # mode "fail": the status answered
     fail_echo: bool = False  # mode "fail": the error echoes the credentials, as some proxies do
+    openai_done: bool = True  # False: OpenAI streams end with finish_reason only, no [DONE]
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
         rewrite = bool(messages) and messages[0]["content"].startswith(REWRITE_MARKER)
@@ -75,6 +76,7 @@ class GeneratorStub:
         self.state.requests.clear()
         self.state.rewrite_to, self.state.word_delay_s = None, 0.0
         self.state.fail_status, self.state.fail_echo = 500, False
+        self.state.openai_done = True
         # Trickles started before now end (a stalled one whose client hung up never notices):
         # the next test, sharing this stub, starts with no stream open.
         self.state.closed.set()
@@ -167,6 +169,9 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(json.dumps(chunk).encode() + b"\n")
                 self.wfile.flush()
             end = b"data: [DONE]\n\n" if openai else json.dumps({"done": True}).encode() + b"\n"
+            if openai and not state.openai_done:  # as some OpenAI-compatible servers end
+                last = {"model": model, "choices": [{"delta": {}, "finish_reason": "stop"}]}
+                end = b"data: " + json.dumps(last).encode() + b"\n\n"
             self.wfile.write(end)
             self.wfile.flush()
             self.close_connection = True
