@@ -28,6 +28,8 @@ class VectorError(RagfoodError):
     """Base of every failure talking to the vector index."""
 
     status: int | None = None
+    # Set when it stopped an ingest: that ingest's report so far (what had been written).
+    report: object | None = None
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)

@@ -30,7 +30,10 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# Letters of any script (pão, brûlée, phở), with inner apostrophes (' or a phone's ’) and hyphens.
+_WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W_])?")
+# What follows an apostrophe and is not part of the word itself: "what's", "bibimbap's".
+_CLITIC = re.compile(r"['’](?:s|re|ll|d|ve|m)$", re.IGNORECASE)
 # Pronouns that always refer back; demonstratives only when they stand alone ("of those?").
 PRONOUNS = _words("it its it's they them their theirs he she him her")
 DEMONSTRATIVES = _words("this that these those one ones")
@@ -94,9 +97,11 @@ def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
         return Resolution(question, "standalone")
     tokens = list(_WORD.finditer(question))
     for i, match in enumerate(tokens):
-        word = match.group().casefold()
-        if _refers_back(word, tokens[i + 1].group().casefold() if i + 1 < len(tokens) else ""):
-            replacement = f"{topic}'s" if word in POSSESSIVES else topic
+        word = _key(match.group())
+        if _refers_back(word, _key(tokens[i + 1].group()) if i + 1 < len(tokens) else ""):
+            # "its" -> "bibimbap's"; "it's" keeps its verb: "bibimbap's".
+            clitic = match.group()[len(_bare(match.group())) :]
+            replacement = f"{topic}'s" if word in POSSESSIVES else topic + clitic
             resolved = question[: match.start()] + replacement + question[match.end() :]
             return Resolution(resolved, "rule")
     return Resolution(f"{question.rstrip(' ?')} ({topic})?", "rule")
@@ -116,26 +121,37 @@ def needs_context(question: str) -> bool:
     lowered = question.casefold().strip()
     if lowered.startswith(LEADS) or _has_back_reference(question):
         return True
-    words = [w.casefold() for w in _WORD.findall(question)]
+    words = [_key(w) for w in _WORD.findall(question)]
     return not any(w not in STOP and w not in GENERIC for w in words)
 
 
 def subject(question: str) -> str:
     """The words of a question that name what it is about ("What is bibimbap?" -> "bibimbap")."""
-    words = _WORD.findall(question)
     keep = [
-        w
-        for w in words
-        if w.casefold() not in STOP
-        and w.casefold() not in GENERIC
-        and w.casefold() not in PRONOUNS
-        and w.casefold() not in DEMONSTRATIVES
+        _bare(w)
+        for w in _WORD.findall(question)
+        if _key(w) not in STOP
+        and _key(w) not in GENERIC
+        and _key(w) not in PRONOUNS
+        and _key(w) not in DEMONSTRATIVES
     ]
     return " ".join(keep[:6])
 
 
+def _bare(word: str) -> str:
+    return _CLITIC.sub("", word)
+
+
+def _key(word: str) -> str:
+    """The word as the word lists hold it: "What's" -> "what", "isn't" -> "not"."""
+    word = word.casefold().replace("’", "'")
+    if word.endswith("n't"):
+        return "not"
+    return word if word in PRONOUNS else _bare(word)
+
+
 def _has_back_reference(question: str) -> bool:
-    words = [w.casefold() for w in _WORD.findall(question)]
+    words = [_key(w) for w in _WORD.findall(question)]
     return any(
         _refers_back(word, words[i + 1] if i + 1 < len(words) else "")
         for i, word in enumerate(words)

@@ -153,14 +153,14 @@ def ingest_object(
                     s3, gateway, bucket, key, version_id, namespace, max_delete_fraction, budget_s
                 )
         except VectorError as exc:
-            # Raised for Lambda to retry; meanwhile the uploader's report says why, rather than
-            # still showing the previous upload's outcome.
-            failed = SyncReport(
-                source=source,
-                namespace=namespace,
-                status="failed",
-                error=f"{exc}. Not applied yet: Lambda retries this event, then sends it to the "
-                "failure queue",
+            # Raised for Lambda to retry; meanwhile the uploader's report says why (and what was
+            # written before it stopped), rather than still showing the previous upload's outcome.
+            failed = exc.report if isinstance(exc.report, SyncReport) else None
+            failed = failed or SyncReport(source=source, namespace=namespace, status="failed")
+            failed.status = "failed"
+            failed.error = (
+                f"{exc}. Not fully applied: Lambda retries this event (items already written "
+                "stay; the retry skips them), then sends it to the failure queue"
             )
             _write_report(s3, bucket, key, failed)
             raise

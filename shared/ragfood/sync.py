@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from ragfood.errors import FoodFileError, VectorQuotaExceeded
+from ragfood.errors import FoodFileError, VectorError, VectorQuotaExceeded
 from ragfood.foods import MAX_FILE_BYTES, FoodRecord, ParsedFoods, Reject, parse_foods
 from ragfood.log import logger
 from ragfood.retry_budget import DEFAULT_STALL_S, RetryBudget
@@ -239,6 +239,13 @@ def sync_foods(
             "upload stopped by a used-up quota", extra={"source": source, "error": str(exc)}
         )
         return report
+    except VectorError as exc:
+        # Raised on for the caller to retry, with what was written before it stopped.
+        report.status, report.error = "failed", str(exc)
+        report.timings_ms["total"] = _ms(started)
+        report.retried = retry.retries
+        exc.report = report
+        raise
     report.timings_ms["total"] = _ms(started)
     report.retried = retry.retries
     if report.rejected and not parsed.records:

@@ -105,3 +105,24 @@ def test_a_new_subject_named_in_a_follow_up_replaces_the_old_one_for_the_next():
     # A follow-up that named nothing new still carries the subject it was resolved with.
     turns.append(turn("Where is that from?", "Where is pho from?"))
     assert resolve_by_rule("Is it spicy?", turns).question == "Is pho spicy?"
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        ("What is pão de queijo?", "Where is pão de queijo from?"),
+        ("Tell me about crème brûlée", "Where is crème brûlée from?"),
+        ("What is phở?", "Where is phở from?"),
+        ("What’s bibimbap?", "Where is bibimbap from?"),  # a phone's apostrophe
+        ("What's bibimbap?", "Where is bibimbap from?"),
+        ("What is bibimbap's origin?", "Where is bibimbap from?"),
+    ],
+)
+def test_accented_names_and_contractions_are_carried_whole(first, expected):
+    """Food names are not only ASCII (pão, brûlée, phở), and "What's" is not a food."""
+    assert resolve_by_rule("Where is it from?", [turn(first)]).question == expected
+
+
+def test_a_contracted_pronoun_keeps_its_verb():
+    resolved = resolve_by_rule("it's spicy, isn't it?", [turn("What is kimchi?")])
+    assert resolved.question.startswith("kimchi's spicy")

@@ -146,3 +146,14 @@ def test_a_long_conversation_follows_the_subject_the_user_moved_to(
     assert resolved[1] == "Where is bibimbap from?"
     assert resolved[3:] == ["Where is pho from?", "Is pho spicy?"], resolved
     assert [e.answer.sources[0].id for e in exchanges[2:]] == ["pho", "pho", "pho"]
+
+
+def test_a_follow_up_on_a_name_with_accents_finds_it(minilm_server, dataset_namespace):
+    conversations = Conversations(
+        pipeline_for(minilm_server, dataset_namespace), MemorySessionStore()
+    )
+    first = conversations.ask("What is pão de queijo?")
+    assert first.answer.sources[0].id == "pao-de-queijo"
+    second = conversations.ask("Which country is it from?", session_id=first.session_id)
+    assert second.resolved_question == "Which country is pão de queijo from?"
+    assert second.answer.sources[0].id == "pao-de-queijo"

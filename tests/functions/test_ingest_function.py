@@ -12,6 +12,7 @@ from ragfood.errors import ConfigError, VectorUnavailable
 from ragfood_vector.launcher import free_port
 from tests.functions.conftest import BUCKET, load_event
 from tests.support.samples import BAKLAVA, FEIJOADA, PHO
+from tests.support.trickle_proxy import TrickleProxy
 
 FOODS = [PHO, FEIJOADA, BAKLAVA]
 
@@ -191,6 +192,28 @@ def test_an_event_for_an_object_outside_uploads_writes_nothing_that_could_loop(
     assert report["status"] == "rejected" and "only uploads are ingested" in report["error"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     assert keys == {key}
+
+
+def test_an_index_failing_midway_leaves_a_report_of_what_was_written(
+    s3, clean_index, function, vector_server
+):
+    put(s3, "uploads/foods.json", [{"id": f"d{i}", "text": f"Dish {i}."} for i in range(10)])
+    # info (the namespace is empty: nothing to list), then three batches of two land before
+    # the index goes down.
+    with TrickleProxy(vector_server.url, trickled=0, down_after=4) as proxy:
+        ingest = function(
+            "ingest",
+            UPSTASH_VECTOR_REST_URL=proxy.url,
+            RAGFOOD_BATCH_SIZE="2",
+            RAGFOOD_PARALLELISM="1",
+            RAGFOOD_MAX_ATTEMPTS="2",
+        )
+        with pytest.raises(VectorUnavailable):
+            ingest.invoke(load_event("s3-put-foods.json"))
+    report = report_in_bucket(s3, "reports/foods.json.report.json")
+    assert (report["status"], report["items"], report["upserted"]) == ("failed", 10, 6)
+    assert "HTTP 503" in report["error"] and "retries this event" in report["error"]
+    assert len(ids_in(clean_index)) == 6  # what the report says was written
 
 
 def test_second_upload_updates_and_prunes_exactly_what_changed(s3, clean_index, function):

@@ -2,7 +2,8 @@
 
 The first `trickled` requests are forwarded and answered with the real status and headers, but
 the body then comes one byte per `interval_s` and never ends (a slow-loris peer: every read gets
-a byte before any read timeout). Later requests are forwarded and answered normally.
+a byte before any read timeout). Later requests are forwarded and answered normally, or, past
+`down_after` requests, answered 503 (a service going down in the middle of a sync).
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ import httpx
 
 
 class TrickleProxy:
-    def __init__(self, target_url: str, *, trickled: int = 1, interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        target_url: str,
+        *,
+        trickled: int = 1,
+        interval_s: float = 0.2,
+        down_after: int | None = None,
+    ) -> None:
         self.target_url = target_url.rstrip("/")
         self.trickled = trickled
+        self.down_after = down_after  # requests after this many are answered 503
         self.interval_s = interval_s
         self.requests = 0
         self._lock = threading.Lock()
@@ -46,6 +55,9 @@ class TrickleProxy:
             self.requests += 1
             return self.requests <= self.trickled
 
+    def _down(self) -> bool:
+        return self.down_after is not None and self.requests > self.down_after
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -64,6 +76,13 @@ class TrickleProxy:
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 trickle = proxy._take_turn()
+                if proxy._down():
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "28")
+                    self.end_headers()
+                    self.wfile.write(b'{"error":"Service is down."}')
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 answer = httpx.request(
                     self.command, proxy.target_url + self.path, content=body, headers=headers
