@@ -317,3 +317,16 @@ def test_enter_that_ends_an_input_method_composition_does_not_send(page, kb_env)
         page.press("#question", "Enter")
         expect(page.locator("#turns > li")).to_have_count(1)
         expect(page.locator("#turns > li .note")).to_be_visible()
+
+
+def test_a_malformed_stored_session_id_is_dropped_not_sent(page, kb_env):
+    with ragfood_serve(kb_env) as base:
+        page.goto(f"{base}/")
+        page.evaluate("sessionStorage.setItem('ragfood.session', 'from-an-older-page')")
+        page.reload()
+        ask(page, "Tell me about the Vietnamese noodle soup pho")
+        turn = page.locator("#turns > li").nth(0)
+        expect(turn.locator(".note")).to_contain_text("Answered by")
+        expect(page.locator("#status")).not_to_have_class("error")
+        stored = page.evaluate("sessionStorage.getItem('ragfood.session')")
+        assert stored != "from-an-older-page" and len(stored) == 32

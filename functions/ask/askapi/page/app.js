@@ -9,7 +9,10 @@
   const form = $("ask-form"), questionBox = $("question"), askButton = $("ask");
   const statusLine = $("status"), keyPanel = $("key-panel"), keyInput = $("api-key");
   const seen = { regions: new Set(), types: new Set() };
+  // A stored id the API would refuse (another version's, edited by hand) is dropped, or every
+  // question would fail with a 422 until "New conversation".
   let sessionId = sessionStorage.getItem("ragfood.session") || null;
+  if (sessionId && !/^[A-Za-z0-9_-]{32}$/.test(sessionId)) sessionId = null;
   // The ask in flight (one at a time: a follow-up sent before the answer is done would reach
   // the server before the turn it follows is saved), so that a new conversation can stop it.
   let inFlight = null;
