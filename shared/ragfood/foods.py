@@ -315,6 +315,8 @@ def _describe_item_errors(exc: ValidationError) -> str:
         name = ".".join(str(part) for part in err["loc"]) or "item"
         if err["type"] == "missing":
             reasons.append(f"missing field {name!r}")
+        elif err["type"] == "string_unicode":  # "\ud83c" alone: half of an emoji's escape
+            reasons.append(f"field {name!r} is not valid Unicode (it holds a lone surrogate)")
         elif err["type"] in {"string_type", "string_too_short"}:
             got = _json_kind(err.get("input"))
             wanted = "a non-empty string" if name in ("id", "text") else "a string"

@@ -144,7 +144,10 @@ def applied_sequencer(s3: Any, bucket: str, key: str) -> str | None:
         if _error_code(exc) in {"NoSuchKey", "404"}:
             return None
         raise
-    value = json.loads(obj["Body"].read()).get("sequencer")
+    try:
+        value = json.loads(obj["Body"].read()).get("sequencer")
+    except (ValueError, AttributeError):  # edited or cut short by hand: no order to keep
+        return None
     return value if isinstance(value, str) else None
 
 

@@ -208,6 +208,14 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
     assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
 
 
+def test_the_folder_above_a_chroma_directory_names_it(migrate, chroma_dir):
+    result, _ = migrate("--collection", "foods", path=chroma_dir.parent)
+    assert result.exit_code == 1
+    assert "is not a ChromaDB persistent directory" in result.output
+    flat = "".join(result.output.split())  # long paths wrap
+    assert f"didyoumean{chroma_dir}?" in flat
+
+
 def test_a_directory_from_before_chroma_0_4_says_how_to_convert_it(migrate, tmp_path):
     # chromadb < 0.4 persisted with duckdb+parquet: these files and an index/ directory
     for name in ("chroma-collections.parquet", "chroma-embeddings.parquet"):
@@ -711,3 +719,21 @@ def test_a_collection_whose_every_id_another_source_owns_writes_nothing_and_says
     assert "nothing migrated (see above), so nothing to read back" in result.output
     assert "verified" not in result.output
     assert {k: v.metadata for k, v in _stored(vector_server, fresh_namespace).items()} == before
+
+
+@pytest.mark.parametrize("namespace", ["#kb", "kb?v=2", "kb/2026"])
+def test_a_namespace_the_index_url_cannot_carry_is_refused(
+    ragfood, chroma_dir, vector_server, namespace
+):
+    """The namespace ends the REST path (/upsert-data/<namespace>): '#kb' wrote into the default
+    namespace and 'kb?v=2' into 'kb', and read back from there too, so all looked verified."""
+    index = vector_server.index()
+    before = index.info().namespaces
+    argv = ("migrate", "chroma", str(chroma_dir), "--collection", "foods")
+    result = ragfood(*argv, "--namespace", namespace)
+    assert result.exit_code == 1, result.output
+    assert f"namespace {namespace!r} cannot be used" in result.output
+    result = ragfood(*argv, env={"RAGFOOD_NAMESPACE": namespace})
+    assert result.exit_code == 1, result.output
+    assert "RAGFOOD_NAMESPACE" in result.output and "cannot be used" in result.output
+    assert index.info().namespaces == before

@@ -15,7 +15,13 @@ from pydantic import SecretStr
 from ragfood.errors import VectorQuotaExceeded
 from ragfood.ingest import ingest_object
 from ragfood.retry import RetryPolicy
-from ragfood.sync_state import NamespaceLock, SyncBusy, lock_key, sequencer_is_older
+from ragfood.sync_state import (
+    NamespaceLock,
+    SyncBusy,
+    lock_key,
+    marker_key,
+    sequencer_is_older,
+)
 from ragfood.vector import VectorGateway, make_client
 from tests.functions.conftest import BUCKET, load_event
 from tests.support.samples import BAKLAVA, FEIJOADA, PHO
@@ -96,6 +102,18 @@ def test_sequencers_compare_as_s3_documents_them():
     assert not sequencer_is_older("10000000000000000", "FFFFFFFFFFFFFFFF")
     assert not sequencer_is_older("0055AED6DCD90281E5", "0055aed6dcd90281e5")  # a redelivery
     assert not sequencer_is_older("0055AED6DCD90281E5", None)
+
+
+@pytest.mark.parametrize("marker", [b"", b"not json", b"[]", b'{"sequencer": 12}'])
+def test_an_unreadable_order_marker_does_not_block_its_key(
+    versioned, clean_index, function, marker
+):
+    # Edited, truncated or restored by hand: the marker only orders events; without it the
+    # event is applied (its version is pinned), where a crash would fail every upload of the key.
+    versioned.put_object(Bucket=VERSIONED, Key=marker_key("uploads/foods.json"), Body=marker)
+    version = put(versioned, "uploads/foods.json", [PHO, FEIJOADA])
+    (report,) = function("ingest").invoke(event(version_id=version, sequencer=NEWER))["reports"]
+    assert report["status"] == "ok" and set(ids_and_texts(clean_index)) == {"pho", "feijoada"}
 
 
 def test_removing_an_upload_removes_the_items_it_owns(s3, clean_index, function):

@@ -282,6 +282,16 @@ CASES = [
         id="missing-comma-after-blank-lines",  # not mistaken for a truncated upload
     ),
     pytest.param(
+        Upload(
+            b'[{"id": "half", "text": "Ramen \\ud83c."}, ' + json.dumps(VALID).encode() + b"]",
+            "partial",
+            rejects=((0, "field 'text' is not valid Unicode (it holds a lone surrogate"),),
+            upserted=texts_of(VALID),
+            skipped=REJECTED_SO_NOTHING_DELETED,
+        ),
+        id="half-an-emoji-in-a-text",  # an escaped surrogate cut from its pair
+    ),
+    pytest.param(
         Upload(as_json([*BASE, *INJECTIONS]), "ok", upserted=texts_of(*INJECTIONS)),
         id="injection-text-is-valid-data",
     ),
