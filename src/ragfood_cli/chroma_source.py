@@ -78,9 +78,12 @@ def check_chroma_dir(path: Path) -> None:
             "tool (`pip install chroma-migrate && chroma-migrate`), then migrate the new directory"
         )
     if not (path / CHROMA_DB_FILE).is_file():
+        # The app's folder rather than its store (./chroma_db inside it): name the stores found.
+        inside = sorted(str(p.parent) for p in path.glob(f"*/{CHROMA_DB_FILE}"))[:5]
+        hint = f"; did you mean {' or '.join(inside)}?" if inside else ""
         raise ChromaSourceError(
             f"{path} is not a ChromaDB persistent directory (no {CHROMA_DB_FILE} in it); pass "
-            "the directory given to chromadb.PersistentClient(path=...)"
+            f"the directory given to chromadb.PersistentClient(path=...){hint}"
         )
 
 

@@ -208,6 +208,14 @@ def test_a_directory_that_is_not_chroma_says_so(migrate, tmp_path):
     assert "is not a ChromaDB persistent directory (no chroma.sqlite3" in result.output
 
 
+def test_the_folder_above_a_chroma_directory_names_it(migrate, chroma_dir):
+    result, _ = migrate("--collection", "foods", path=chroma_dir.parent)
+    assert result.exit_code == 1
+    assert "is not a ChromaDB persistent directory" in result.output
+    flat = "".join(result.output.split())  # long paths wrap
+    assert f"didyoumean{chroma_dir}?" in flat
+
+
 def test_a_directory_from_before_chroma_0_4_says_how_to_convert_it(migrate, tmp_path):
     # chromadb < 0.4 persisted with duckdb+parquet: these files and an index/ directory
     for name in ("chroma-collections.parquet", "chroma-embeddings.parquet"):
