@@ -498,7 +498,7 @@ def _translated(url: str) -> Iterator[None]:
     except DeadlineReached:
         raise VectorUnavailable(
             f"vector index at {host} timed out: no answer within the time budget (the ask's "
-            "RAGFOOD_ASK_BUDGET_S, or the ingest's run time)"
+            "RAGFOOD_ASK_BUDGET_S, the ingest's run time, or RAGFOOD_VECTOR_TIMEOUT_S)"
         ) from None
     except httpx.TimeoutException:
         raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None

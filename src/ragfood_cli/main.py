@@ -193,10 +193,15 @@ def _require_reachable(gateway: Any) -> None:
     The sync's retry budget (minutes, for an index that pushes back under load) would only delay
     saying so; answers with a status (429, 5xx) are left to it.
     """
+    from ragfood import budget, services
     from ragfood.errors import VectorUnavailable
 
+    # Within the read timeout: an index that accepts connections and never answers would
+    # otherwise hold the user for every attempt of the write timeout (4 x 120 s by default).
+    within = budget.Deadline.after(services.settings().vector_timeout_s)
     try:
-        gateway.info()
+        with budget.within(within):
+            gateway.info()
     except VectorUnavailable as exc:
         if exc.status is None:
             raise _fail(exc) from None
