@@ -164,7 +164,7 @@ class GeneratorClient:
         if response.is_success:
             return
         response.read()
-        detail = _error_detail(response)
+        detail = _error_detail(response, self._api_key.get_secret_value() if self._api_key else "")
         status = response.status_code
         if status == 404 and "model" in detail.lower():
             raise GeneratorModelNotFound(
@@ -249,12 +249,17 @@ def _extract_text(api: Api, body: dict[str, Any], *, streaming: bool) -> str:
     return content
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx.Response, key: str) -> str:
+    """What an error body says, cut short; the key is masked first (a cut could split it)."""
+
+    def masked(text: str) -> str:
+        return text.replace(key, MASK) if key else text
+
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text[:200].strip() or response.reason_phrase
+        return masked(response.text)[:200].strip() or response.reason_phrase
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):  # OpenAI: {"error": {"message": ..., "code": ...}}
         error = error.get("message") or error.get("code")
-    return str(error)[:300] if error else response.reason_phrase
+    return masked(str(error))[:300] if error else response.reason_phrase

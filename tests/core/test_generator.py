@@ -66,6 +66,18 @@ def test_unknown_model_is_named(stub: GeneratorStub, api: str):
         client(stub.url, api, model="no-such-model").generate(MESSAGES)
 
 
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_a_long_key_echoed_in_an_error_is_masked_before_the_error_is_cut(stub, api):
+    # The detail quoted from an error body is cut to a few hundred characters: masking the key
+    # only afterwards would miss a key that the cut splits, and show its first part.
+    key = "sk-" + "0123456789abcdef" * 25
+    stub.state.mode, stub.state.fail_echo = "fail", True
+    with pytest.raises(GeneratorHTTPError, match="HTTP 500") as info:
+        client(stub.url, api, key=SecretStr(key)).generate(MESSAGES)
+    assert "Authorization" in str(info.value)  # the echo is quoted
+    assert key[:20] not in str(info.value)
+
+
 def test_server_error_is_reported_with_status(stub: GeneratorStub):
     stub.state.mode = "fail"
     with pytest.raises(GeneratorHTTPError, match="HTTP 500") as info:
