@@ -57,11 +57,9 @@ class GeneratorClient:
 
     @property
     def endpoint(self) -> str:
-        if self.api == "ollama":
-            return f"{self.url}/api/chat"
-        # Accept both "https://host/openai" and "https://host/openai/v1" as the base URL.
-        base = self.url if self.url.endswith("/v1") else f"{self.url}/v1"
-        return f"{base}/chat/completions"
+        # OpenAI: accept both "https://host/openai" and "https://host/openai/v1" as the base URL.
+        base = self.url if self.api == "ollama" or self.url.endswith("/v1") else f"{self.url}/v1"
+        return base + ENDPOINTS[self.api]
 
     def generate(self, messages: list[Message]) -> Generation:
         with self._errors():
@@ -103,7 +101,7 @@ class GeneratorClient:
         if self.api == "ollama":
             url = f"{self.url}/api/tags"
         else:
-            url = self.endpoint.removesuffix("/chat/completions") + "/models"
+            url = self.endpoint.removesuffix(ENDPOINTS["openai"]) + "/models"
         with self._errors():
             response = self._client.get(url, headers=self._headers())
             self._check(response)
