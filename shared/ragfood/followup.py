@@ -101,15 +101,14 @@ def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
     if moved:  # "What about pho?": the question asked before, about pho
         swapped = _replace_words(asked, topic, moved)
         return Resolution(swapped or question, "rule")
-    tokens = list(_WORD.finditer(question))
-    for i, match in enumerate(tokens):
-        word = _key(match.group())
-        if _refers_back(word, _key(tokens[i + 1].group()) if i + 1 < len(tokens) else ""):
-            # "its" -> "bibimbap's"; "it's" keeps its verb: "bibimbap's".
-            clitic = match.group()[len(_bare(match.group())) :]
-            replacement = f"{topic}'s" if word in POSSESSIVES else topic + clitic
-            resolved = question[: match.start()] + replacement + question[match.end() :]
-            return Resolution(resolved, "rule")
+    reference = _back_reference(question)
+    if reference:
+        word = reference.group()
+        # "its" -> "bibimbap's"; "it's" keeps its verb: "bibimbap's".
+        clitic = word[len(_bare(word)) :]
+        replacement = f"{topic}'s" if _key(word) in POSSESSIVES else topic + clitic
+        resolved = question[: reference.start()] + replacement + question[reference.end() :]
+        return Resolution(resolved, "rule")
     return Resolution(f"{question.rstrip(' ?')} ({topic})?", "rule")
 
 
@@ -179,12 +178,18 @@ def _key(word: str) -> str:
     return word if word in PRONOUNS else _bare(word)
 
 
+def _back_reference(question: str) -> re.Match[str] | None:
+    """The first word of `question` that refers back to an earlier turn ("it", "of those")."""
+    matches = list(_WORD.finditer(question))
+    words = [_key(m.group()) for m in matches]
+    for i, match in enumerate(matches):
+        if _refers_back(words[i], words[i + 1] if i + 1 < len(words) else ""):
+            return match
+    return None
+
+
 def _has_back_reference(question: str) -> bool:
-    words = [_key(w) for w in _WORD.findall(question)]
-    return any(
-        _refers_back(word, words[i + 1] if i + 1 < len(words) else "")
-        for i, word in enumerate(words)
-    )
+    return _back_reference(question) is not None
 
 
 def _refers_back(word: str, following: str) -> bool:
