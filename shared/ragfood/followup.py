@@ -83,8 +83,7 @@ def _still_a_follow_up(rewrite: str) -> bool:
     """True when a rewrite still leans on the conversation and names nothing ("Where is it
     from?"): small models often hand the follow-up back unchanged, and searched as such it finds
     nothing. The rule does better with it."""
-    leans = _has_back_reference(rewrite) or rewrite.casefold().lstrip().startswith(LEADS)
-    return leans and not subject(rewrite)
+    return _leans_back(rewrite) and not subject(rewrite)
 
 
 def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
@@ -146,8 +145,7 @@ def topic_of(turn: Turn) -> str:
 def needs_context(question: str) -> bool:
     """True when the question leans on an earlier turn: a pronoun, a lead-in ("and ..."), or no
     word that names a food."""
-    lowered = question.casefold().strip()
-    if lowered.startswith(LEADS) or _has_back_reference(question):
+    if _leans_back(question):
         return True
     words = [_key(w) for w in _WORD.findall(question)]
     return not any(w not in STOP and w not in GENERIC for w in words)
@@ -176,6 +174,11 @@ def _key(word: str) -> str:
     if word.endswith("n't"):
         return "not"
     return word if word in PRONOUNS else _bare(word)
+
+
+def _leans_back(question: str) -> bool:
+    """A lead-in ("and ...", "what about ...") or a word that refers back ("it", "of those")."""
+    return question.casefold().strip().startswith(LEADS) or _has_back_reference(question)
 
 
 def _back_reference(question: str) -> re.Match[str] | None:
