@@ -17,6 +17,11 @@
   // the server before the turn it follows is saved), so that a new conversation can stop it.
   let inFlight = null;
 
+  function busy(controller) {
+    inFlight = controller;
+    askButton.disabled = controller !== null;
+  }
+
   function status(text, isError = false) {
     statusLine.textContent = text;
     statusLine.classList.toggle("error", isError);
@@ -36,8 +41,7 @@
 
   $("new-conversation").addEventListener("click", () => {
     if (inFlight) inFlight.abort();  // its answer and its session belong to the old conversation
-    inFlight = null;
-    askButton.disabled = false;
+    busy(null);
     sessionId = null;
     sessionStorage.removeItem("ragfood.session");
     $("turns").replaceChildren();
@@ -66,12 +70,9 @@
     }
     if (sessionId) body.session_id = sessionId;
     const controller = new AbortController();
-    inFlight = controller;
-    askButton.disabled = true;
+    busy(controller);
     status("Searching the knowledge base…");
-    const turn = addTurn(question);
-    turn.sentSession = body.session_id;
-    turn.signal = controller.signal;
+    const turn = addTurn(question, body.session_id, controller.signal);
     try {
       await stream(body, turn);
     } catch (error) {
@@ -81,10 +82,7 @@
       }
     } finally {
       turn.answer.setAttribute("aria-busy", "false");
-      if (inFlight === controller) {
-        inFlight = null;
-        askButton.disabled = false;
-      }
+      if (inFlight === controller) busy(null);  // not when a new conversation took over
     }
   });
 
@@ -96,13 +94,18 @@
       : "Could not reach the RAGFood API: check the connection, then ask again.";
   }
 
-  function addTurn(question) {
+  // A turn: its elements, and what its stream has done so far.
+  function addTurn(question, sentSession, signal) {
     const node = $("turn-template").content.firstElementChild.cloneNode(true);
     node.querySelector(".question").textContent = question;
     $("turns").append(node);
     questionBox.value = "";
     return {
-      node,
+      question,
+      sentSession,  // the session id sent with it, if any
+      signal,  // aborted by "New conversation"
+      started: false,  // the API answered: the stream has begun
+      finished: false,  // `done` or `error` came
       answer: node.querySelector(".answer"),
       resolved: node.querySelector(".resolved"),
       note: node.querySelector(".note"),
@@ -128,7 +131,6 @@
     turn.started = true;
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
-    turn.finished = false;
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -176,7 +178,7 @@
     } else if (event === "done") {
       turn.finished = true;
       remember(data);
-      if (data.resolved_question && data.resolved_question !== turn.node.querySelector(".question").textContent) {
+      if (data.resolved_question && data.resolved_question !== turn.question) {
         turn.resolved.textContent = `Answered as: ${data.resolved_question}`;
         turn.resolved.hidden = false;
       }
