@@ -9,8 +9,9 @@
   const form = $("ask-form"), questionBox = $("question"), askButton = $("ask");
   const statusLine = $("status"), keyPanel = $("key-panel"), keyInput = $("api-key");
   const seen = { regions: new Set(), types: new Set() };
-  // A stored id the API would refuse (another version's, edited by hand) is dropped, or every
-  // question would fail with a 422 until "New conversation".
+  // A stored id the API would refuse (another version's, edited by hand; its pattern is
+  // ragfood.sessions.SESSION_ID) is dropped, or every question would fail with a 422 until
+  // "New conversation".
   let sessionId = sessionStorage.getItem("ragfood.session") || null;
   if (sessionId && !/^[A-Za-z0-9_-]{32}$/.test(sessionId)) sessionId = null;
   // The ask in flight (one at a time: a follow-up sent before the answer is done would reach
@@ -20,6 +21,12 @@
   function busy(controller) {
     inFlight = controller;
     askButton.disabled = controller !== null;
+  }
+
+  function keepSession(id) {  // null: a new conversation
+    sessionId = id;
+    if (id) sessionStorage.setItem("ragfood.session", id);
+    else sessionStorage.removeItem("ragfood.session");
   }
 
   function status(text, isError = false) {
@@ -42,8 +49,7 @@
   $("new-conversation").addEventListener("click", () => {
     if (inFlight) inFlight.abort();  // its answer and its session belong to the old conversation
     busy(null);
-    sessionId = null;
-    sessionStorage.removeItem("ragfood.session");
+    keepSession(null);
     $("turns").replaceChildren();
     status("New conversation.");
     questionBox.focus();
@@ -203,10 +209,7 @@
   }
 
   function remember(data) {
-    if (data.session_id) {
-      sessionId = data.session_id;
-      sessionStorage.setItem("ragfood.session", sessionId);
-    }
+    if (data.session_id) keepSession(data.session_id);
   }
 
   function showSources(turn, sources) {
