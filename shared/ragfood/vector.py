@@ -567,7 +567,10 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise VectorUnavailable(
             f"vector index at {host} answered HTTP {status} after retries: {message}", status
         )
-    if status in (404, 405, 501):  # Upstash answers these only for paths it does not have
+    # A web server or proxy where the index should be. Not when the index itself words the error
+    # in its JSON: Upstash answers 404 so for things that do not exist ("Namespace ns for the
+    # index ... does not exist"), which is then said as it is, below.
+    if status in (404, 405, 501) and not _is_json_error(response):
         raise VectorRequestError(
             f"{host} answered HTTP {status} ({message}): is UPSTASH_VECTOR_REST_URL the "
             "index's REST URL (from the Upstash console)?",
@@ -592,6 +595,15 @@ def is_quota_response(response: httpx.Response) -> bool:
         return False
     response.read()
     return is_quota_error(response.status_code, _error_message(response))
+
+
+def _is_json_error(response: httpx.Response) -> bool:
+    """Whether the body is an index's JSON error, {"error": "...", "status": ...}."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
 
 
 def _error_message(response: httpx.Response) -> str:
