@@ -424,9 +424,10 @@ class VectorGateway:
         if len(batches) <= 1 or self._parallelism == 1:
             done = 0
             for batch in batches:
-                done += send_one(batch)
+                count = send_one(batch)
+                done += count
                 if progress:
-                    progress(len(batch))
+                    progress(count)
             return done
         # Imported here: only ingest needs threads; the ask function's cold start need not pay.
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
