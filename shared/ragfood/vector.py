@@ -32,7 +32,7 @@ from ragfood.errors import (
     VectorUnavailable,
     VectorUnreachable,
 )
-from ragfood.redact import MASK, redact_text
+from ragfood.redact import redact_credentials, redact_text
 from ragfood.retry import RETRYABLE_STATUSES, DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
@@ -619,18 +619,11 @@ def _error_message(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
-# Bearer credentials in a text, whoever's: a broken gateway may answer with our own headers.
-_BEARER = r"(?i)\b(bearer|basic)\s+[^\s\"'<>,;]+"
-
-
 def _without_secrets(text: str, response: httpx.Response) -> str:
-    """An answer's text, fit to repeat in errors and logs: the token we sent (should the peer
-    echo it back) and any other bearer credential masked, before any cut to length."""
+    """An answer's text, fit to repeat in errors and logs (`redact_credentials`), the token we
+    sent included, should the peer echo it back."""
     try:
         sent = response.request.headers.get("authorization", "")
     except RuntimeError:  # still inside the transport, not yet bound to its request
         sent = ""
-    token = sent.partition(" ")[2].strip()
-    if token:
-        text = text.replace(token, MASK)
-    return re.sub(_BEARER, lambda match: f"{match.group(1)} {MASK}", text)
+    return redact_credentials(text, sent.partition(" ")[2].strip())
