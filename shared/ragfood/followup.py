@@ -83,8 +83,7 @@ def _still_a_follow_up(rewrite: str) -> bool:
     """True when a rewrite still leans on the conversation and names nothing ("Where is it
     from?"): small models often hand the follow-up back unchanged, and searched as such it finds
     nothing. The rule does better with it."""
-    leans = _has_back_reference(rewrite) or rewrite.casefold().lstrip().startswith(LEADS)
-    return leans and not subject(rewrite)
+    return _leans_back(rewrite) and not subject(rewrite)
 
 
 def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
@@ -101,15 +100,14 @@ def resolve_by_rule(question: str, turns: list[Turn]) -> Resolution:
     if moved:  # "What about pho?": the question asked before, about pho
         swapped = _replace_words(asked, topic, moved)
         return Resolution(swapped or question, "rule")
-    tokens = list(_WORD.finditer(question))
-    for i, match in enumerate(tokens):
-        word = _key(match.group())
-        if _refers_back(word, _key(tokens[i + 1].group()) if i + 1 < len(tokens) else ""):
-            # "its" -> "bibimbap's"; "it's" keeps its verb: "bibimbap's".
-            clitic = match.group()[len(_bare(match.group())) :]
-            replacement = f"{topic}'s" if word in POSSESSIVES else topic + clitic
-            resolved = question[: match.start()] + replacement + question[match.end() :]
-            return Resolution(resolved, "rule")
+    reference = _back_reference(question)
+    if reference:
+        word = reference.group()
+        # "its" -> "bibimbap's"; "it's" keeps its verb: "bibimbap's".
+        clitic = word[len(_bare(word)) :]
+        replacement = f"{topic}'s" if _key(word) in POSSESSIVES else topic + clitic
+        resolved = question[: reference.start()] + replacement + question[reference.end() :]
+        return Resolution(resolved, "rule")
     return Resolution(f"{question.rstrip(' ?')} ({topic})?", "rule")
 
 
@@ -147,8 +145,7 @@ def topic_of(turn: Turn) -> str:
 def needs_context(question: str) -> bool:
     """True when the question leans on an earlier turn: a pronoun, a lead-in ("and ..."), or no
     word that names a food."""
-    lowered = question.casefold().strip()
-    if lowered.startswith(LEADS) or _has_back_reference(question):
+    if _leans_back(question):
         return True
     words = [_key(w) for w in _WORD.findall(question)]
     return not any(w not in STOP and w not in GENERIC for w in words)
@@ -179,12 +176,23 @@ def _key(word: str) -> str:
     return word if word in PRONOUNS else _bare(word)
 
 
+def _leans_back(question: str) -> bool:
+    """A lead-in ("and ...", "what about ...") or a word that refers back ("it", "of those")."""
+    return question.casefold().strip().startswith(LEADS) or _has_back_reference(question)
+
+
+def _back_reference(question: str) -> re.Match[str] | None:
+    """The first word of `question` that refers back to an earlier turn ("it", "of those")."""
+    matches = list(_WORD.finditer(question))
+    words = [_key(m.group()) for m in matches]
+    for i, match in enumerate(matches):
+        if _refers_back(words[i], words[i + 1] if i + 1 < len(words) else ""):
+            return match
+    return None
+
+
 def _has_back_reference(question: str) -> bool:
-    words = [_key(w) for w in _WORD.findall(question)]
-    return any(
-        _refers_back(word, words[i + 1] if i + 1 < len(words) else "")
-        for i, word in enumerate(words)
-    )
+    return _back_reference(question) is not None
 
 
 def _refers_back(word: str, following: str) -> bool:

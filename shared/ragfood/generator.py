@@ -7,7 +7,7 @@ One httpx client per container. Both protocols, streaming and not; every failure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, NamedTuple
 
@@ -57,11 +57,9 @@ class GeneratorClient:
 
     @property
     def endpoint(self) -> str:
-        if self.api == "ollama":
-            return f"{self.url}/api/chat"
-        # Accept both "https://host/openai" and "https://host/openai/v1" as the base URL.
-        base = self.url if self.url.endswith("/v1") else f"{self.url}/v1"
-        return f"{base}/chat/completions"
+        # OpenAI: accept both "https://host/openai" and "https://host/openai/v1" as the base URL.
+        base = self.url if self.api == "ollama" or self.url.endswith("/v1") else f"{self.url}/v1"
+        return base + ENDPOINTS[self.api]
 
     def generate(self, messages: list[Message]) -> Generation:
         with self._errors():
@@ -103,7 +101,7 @@ class GeneratorClient:
         if self.api == "ollama":
             url = f"{self.url}/api/tags"
         else:
-            url = self.endpoint.removesuffix("/chat/completions") + "/models"
+            url = self.endpoint.removesuffix(ENDPOINTS["openai"]) + "/models"
         with self._errors():
             response = self._client.get(url, headers=self._headers())
             self._check(response)
@@ -116,10 +114,17 @@ class GeneratorClient:
     def _host(self) -> str:
         return httpx.URL(self.url).host or self.url
 
+    @property
+    def _key(self) -> str:
+        return self._api_key.get_secret_value() if self._api_key else ""
+
     def _headers(self) -> dict[str, str]:
-        if self._api_key is None or not self._api_key.get_secret_value():
-            return {}
-        return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
+        return {"Authorization": f"Bearer {self._key}"} if self._key else {}
+
+    def _mask(self, text: str) -> str:
+        """`text` without the API key: some hosts and proxies quote the credentials they refused
+        in their error body, and peer text must not carry the key on to answers and logs."""
+        return text.replace(self._key, MASK) if self._key else text
 
     def _body(self, messages: list[Message], *, stream: bool) -> dict[str, Any]:
         if self.api == "ollama":
@@ -164,7 +169,7 @@ class GeneratorClient:
         if response.is_success:
             return
         response.read()
-        detail = _error_detail(response, self._api_key.get_secret_value() if self._api_key else "")
+        detail = _error_detail(response, self._mask)
         status = response.status_code
         if status == 404 and "model" in detail.lower():
             raise GeneratorModelNotFound(
@@ -194,8 +199,8 @@ class GeneratorClient:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except GeneratorError as exc:
-            self._hide_key(exc)
+        except GeneratorError as exc:  # its message may quote peer text (self._mask)
+            exc.args = tuple(self._mask(a) if isinstance(a, str) else a for a in exc.args)
             raise
         except httpx.TimeoutException:
             raise GeneratorTimeout(
@@ -207,13 +212,6 @@ class GeneratorClient:
                 f"{redact_text(str(exc)) or type(exc).__name__}; "
                 "check GENERATOR_URL"
             ) from None
-
-    def _hide_key(self, exc: GeneratorError) -> None:
-        """Some hosts and proxies quote the credentials they refused in their error body; the
-        messages built from peer text must not carry the key on to answers and logs."""
-        key = self._api_key.get_secret_value() if self._api_key else ""
-        if key and key in str(exc):
-            exc.args = tuple(a.replace(key, MASK) if isinstance(a, str) else a for a in exc.args)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -249,17 +247,13 @@ def _extract_text(api: Api, body: dict[str, Any], *, streaming: bool) -> str:
     return content
 
 
-def _error_detail(response: httpx.Response, key: str) -> str:
-    """What an error body says, cut short; the key is masked first (a cut could split it)."""
-
-    def masked(text: str) -> str:
-        return text.replace(key, MASK) if key else text
-
+def _error_detail(response: httpx.Response, mask: Callable[[str], str]) -> str:
+    """What an error body says, cut short; masked first (a cut could split the key)."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return masked(response.text)[:200].strip() or response.reason_phrase
+        return mask(response.text)[:200].strip() or response.reason_phrase
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):  # OpenAI: {"error": {"message": ..., "code": ...}}
         error = error.get("message") or error.get("code")
-    return masked(str(error))[:300] if error else response.reason_phrase
+    return mask(str(error))[:300] if error else response.reason_phrase

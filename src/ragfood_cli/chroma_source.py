@@ -71,20 +71,21 @@ def check_chroma_dir(path: Path) -> None:
             f"{path} is a file, not a ChromaDB directory; pass the directory that holds "
             f"{CHROMA_DB_FILE} (the `path` given to chromadb.PersistentClient)"
         )
-    if not (path / CHROMA_DB_FILE).is_file() and any(path.glob(f"{LEGACY_MARK}*.parquet")):
+    if (path / CHROMA_DB_FILE).is_file():
+        return
+    if any(path.glob(f"{LEGACY_MARK}*.parquet")):
         raise ChromaSourceError(
             f"{path} is a ChromaDB directory from before 0.4 (DuckDB + Parquet files, no "
             f"{CHROMA_DB_FILE}), which chromadb no longer reads: convert it first with Chroma's "
             "tool (`pip install chroma-migrate && chroma-migrate`), then migrate the new directory"
         )
-    if not (path / CHROMA_DB_FILE).is_file():
-        # The app's folder rather than its store (./chroma_db inside it): name the stores found.
-        inside = sorted(str(p.parent) for p in path.glob(f"*/{CHROMA_DB_FILE}"))[:5]
-        hint = f"; did you mean {' or '.join(inside)}?" if inside else ""
-        raise ChromaSourceError(
-            f"{path} is not a ChromaDB persistent directory (no {CHROMA_DB_FILE} in it); pass "
-            f"the directory given to chromadb.PersistentClient(path=...){hint}"
-        )
+    # The app's folder rather than its store (./chroma_db inside it): name the stores found.
+    inside = sorted(str(p.parent) for p in path.glob(f"*/{CHROMA_DB_FILE}"))[:5]
+    hint = f"; did you mean {' or '.join(inside)}?" if inside else ""
+    raise ChromaSourceError(
+        f"{path} is not a ChromaDB persistent directory (no {CHROMA_DB_FILE} in it); pass "
+        f"the directory given to chromadb.PersistentClient(path=...){hint}"
+    )
 
 
 def _dir_size(path: Path) -> int:

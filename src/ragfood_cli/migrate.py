@@ -264,7 +264,6 @@ class Migration:
             max_delete_fraction=max_delete_fraction,
             allow_mass_delete=allow_mass_delete,
             progress=progress,
-            max_bytes=MAX_MIGRATION_BYTES,
         )
         summary = report.as_dict()
         summary["warnings"] = self.warnings + summary["warnings"]

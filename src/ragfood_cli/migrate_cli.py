@@ -176,11 +176,7 @@ def chroma(
                         read, questions, embedder, namespace, top_k, index_ranking.value, progress
                     )
                     outcome["comparison"] = comparison.as_dict()
-        except ChromaSourceError as exc:
-            raise _fail(exc) from None
-        except EmbedSpecError as exc:
-            raise _fail(exc) from None
-        except RagfoodError as exc:
+        except (ChromaSourceError, EmbedSpecError, RagfoodError) as exc:
             raise _fail(exc) from None
 
     if as_json:

@@ -94,6 +94,14 @@ def migrate(ragfood, chroma_dir: Path, fresh_namespace: str):
     return run
 
 
+def _store(path: Path, collection: str, documents: list[dict[str, Any]]) -> Path:
+    """A ChromaDB directory at `path` with one collection, embedded as the index embeds."""
+    client = chroma_client(path)
+    add_collection(client, collection, documents, hash_embed())
+    client.close()
+    return path
+
+
 def _stored(server: VectorServer, namespace: str) -> dict[str, Any]:
     index, found, cursor = server.index(), {}, ""
     while True:
@@ -534,8 +542,6 @@ def test_ids_are_kept_exactly_even_with_surrounding_spaces(
     """Chroma ids are exact keys: "pho" and " pho " are two documents. An upload strips ids (a
     hand-written typo), which here stored " pho "'s document under the id "pho" and rejected the
     real "pho" as a duplicate."""
-    path = tmp_path / "chroma_db"
-    client = chroma_client(path)
     documents = [
         {
             "id": " pho ",
@@ -554,8 +560,7 @@ def test_ids_are_kept_exactly_even_with_surrounding_spaces(
         },
         {"id": "\u00fcn\u00efc\u00f8d\u00e9-\U0001f35c ", "text": "Ramen is a noodle soup."},
     ]
-    add_collection(client, "padded", documents, hash_embed())
-    client.close()
+    path = _store(tmp_path / "chroma_db", "padded", documents)
 
     result, summary = migrate("--collection", "padded", "--json", path=path)
     assert result.exit_code == 0, result.output
@@ -646,14 +651,11 @@ def test_a_migration_stopped_by_a_used_up_quota_reports_what_it_wrote(
 
 
 def test_records_without_a_document_are_rejected_in_chromadb_terms(migrate, tmp_path):
-    path = tmp_path / "chroma_db"
-    client = chroma_client(path)
     documents = [
         {"id": "with-text", "text": "Pho is a Vietnamese noodle soup."},
         {"id": "vector-only", "text": None, "metadata": {"region": "Peru"}},
     ]
-    add_collection(client, "some-vectors", documents, hash_embed())
-    client.close()
+    path = _store(tmp_path / "chroma_db", "some-vectors", documents)
     result, summary = migrate("--collection", "some-vectors", "--json", path=path)
     assert result.exit_code == 2, result.output
     assert summary is not None and summary["upserted"] == 1
@@ -678,10 +680,7 @@ def test_a_collection_of_the_same_name_from_another_directory_is_refused(
             {"id": f"{app}-{i}", "text": f"Dish {i} of the {app} app is made with rice."}
             for i in range(count)
         ] + [{"id": "shared", "text": f"The {app} app's own shared document."}]
-        stores[app] = tmp_path / app
-        client = chroma_client(stores[app])
-        add_collection(client, "langchain", documents, hash_embed())
-        client.close()
+        stores[app] = _store(tmp_path / app, "langchain", documents)
 
     result, summary = migrate("--collection", "langchain", "--json", path=stores["first"])
     assert result.exit_code == 0, result.output
