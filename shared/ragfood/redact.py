@@ -18,6 +18,8 @@ MASK = "***"
 # Query parameter names that hold credentials (matched anywhere in the name, any case).
 _SECRET_NAME = r"(?i)key|token|secret|passw|pwd|auth|credential|signature|^sig$|session|cookie"
 _URL = r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+"
+# Bearer or basic credentials in free text, whoever's: a broken gateway may answer with our headers.
+_CREDENTIAL = r"(?i)\b(bearer|basic)\s+[^\s\"'<>,;]+"
 
 
 def redact_url(url: str) -> str:
@@ -45,6 +47,15 @@ def redact_text(text: str) -> str:
     if "://" not in text:
         return text
     return re.sub(_URL, lambda match: redact_url(match.group(0)), text)
+
+
+def redact_credentials(text: str, secret: str = "") -> str:
+    """A peer's text, fit to repeat: `secret` (ours, should the peer echo it back) and any bearer
+    or basic credential masked. Before any cut to length: a cut could split one and show its start.
+    """
+    if secret:
+        text = text.replace(secret, MASK)
+    return re.sub(_CREDENTIAL, lambda match: f"{match.group(1)} {MASK}", text)
 
 
 class RedactingFilter(logging.Filter):

@@ -277,8 +277,10 @@ def _apply(
     report.unchanged, report.deletions_skipped = plan.unchanged, plan.deletions_skipped
     report.conflicts, report.adopted = plan.conflicts, plan.adopted
 
+    # report.upserted/deleted are counted by _tally as batches land (so a sync stopped midway
+    # still says what it wrote), not taken from the calls' return values as well.
     mark = time.perf_counter()
-    report.upserted = gateway.upsert(
+    gateway.upsert(
         plan.to_upsert,
         namespace=namespace,
         source=source,
@@ -287,7 +289,7 @@ def _apply(
     )
     report.timings_ms["upsert"] = _ms(mark)
     mark = time.perf_counter()
-    report.deleted = gateway.delete(
+    gateway.delete(
         plan.to_delete,
         namespace=namespace,
         progress=_tally(report, "deleted", _stage(progress, "delete", len(plan.to_delete))),

@@ -32,7 +32,7 @@ from ragfood.errors import (
     VectorUnavailable,
     VectorUnreachable,
 )
-from ragfood.redact import MASK, redact_text
+from ragfood.redact import redact_credentials, redact_text
 from ragfood.retry import RETRYABLE_STATUSES, DeadlineReached, RetryPolicy, retrying_client
 
 if TYPE_CHECKING:  # the ask path never parses food files; keep their validator out of its imports
@@ -424,9 +424,10 @@ class VectorGateway:
         if len(batches) <= 1 or self._parallelism == 1:
             done = 0
             for batch in batches:
-                done += send_one(batch)
+                count = send_one(batch)
+                done += count
                 if progress:
-                    progress(len(batch))
+                    progress(count)
             return done
         # Imported here: only ingest needs threads; the ask function's cold start need not pay.
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -567,7 +568,10 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise VectorUnavailable(
             f"vector index at {host} answered HTTP {status} after retries: {message}", status
         )
-    if status in (404, 405, 501):  # Upstash answers these only for paths it does not have
+    # A web server or proxy where the index should be. Not when the index itself words the error
+    # in its JSON: Upstash answers 404 so for things that do not exist ("Namespace ns for the
+    # index ... does not exist"), which is then said as it is, below.
+    if status in (404, 405, 501) and not _is_json_error(response):
         raise VectorRequestError(
             f"{host} answered HTTP {status} ({message}): is UPSTASH_VECTOR_REST_URL the "
             "index's REST URL (from the Upstash console)?",
@@ -594,6 +598,15 @@ def is_quota_response(response: httpx.Response) -> bool:
     return is_quota_error(response.status_code, _error_message(response))
 
 
+def _is_json_error(response: httpx.Response) -> bool:
+    """Whether the body is an index's JSON error, {"error": "...", "status": ...}."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
+
+
 def _error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -606,18 +619,11 @@ def _error_message(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
-# Bearer credentials in a text, whoever's: a broken gateway may answer with our own headers.
-_BEARER = r"(?i)\b(bearer|basic)\s+[^\s\"'<>,;]+"
-
-
 def _without_secrets(text: str, response: httpx.Response) -> str:
-    """An answer's text, fit to repeat in errors and logs: the token we sent (should the peer
-    echo it back) and any other bearer credential masked, before any cut to length."""
+    """An answer's text, fit to repeat in errors and logs (`redact_credentials`), the token we
+    sent included, should the peer echo it back."""
     try:
         sent = response.request.headers.get("authorization", "")
     except RuntimeError:  # still inside the transport, not yet bound to its request
         sent = ""
-    token = sent.partition(" ")[2].strip()
-    if token:
-        text = text.replace(token, MASK)
-    return re.sub(_BEARER, lambda match: f"{match.group(1)} {MASK}", text)
+    return redact_credentials(text, sent.partition(" ")[2].strip())

@@ -229,3 +229,14 @@ def test_upsert_bodies_are_compact_utf8_json_written_without_the_stdlib_encoder(
     assert upsert.content == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     assert body[-1]["data"].startswith("Crème brûlée") and body[-1]["metadata"]["kcal"] == 1.5
     assert gateway.query("burnt cream", namespace=fresh_namespace, top_k=1)[0].id == "crème"
+
+
+def test_a_404_the_index_words_in_json_is_said_as_it_is_not_as_a_wrong_url(
+    gateway: VectorGateway,
+):
+    # Upstash answers 404 with its JSON error for a namespace that does not exist; only a web
+    # server or proxy where the index should be gets the UPSTASH_VECTOR_REST_URL hint.
+    with pytest.raises(VectorRequestError) as raised:
+        gateway._index.delete_namespace("ragfood-no-such-namespace")
+    assert raised.value.status == 404 and "does not exist" in str(raised.value)
+    assert "UPSTASH_VECTOR_REST_URL" not in str(raised.value)
