@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from ragfood.sync import sync_foods
 from tests.core.conftest import make_gateway
@@ -151,9 +151,16 @@ def test_the_page_loads_nothing_from_elsewhere_and_forbids_it(page, kb_env):
     assert hosts(page) == {"127.0.0.1"}
 
 
-def stream_bodies(page: Page) -> list[dict]:
-    """The bodies the page has POSTed to ask/stream, in order."""
-    return [json.loads(body) for url, body in page.posts if url.endswith("/ask/stream")]  # type: ignore[attr-defined]
+def record_stream_bodies(page: Page) -> list[dict]:
+    """A list that fills, in order, with the bodies the page POSTs to ask/stream from now on."""
+    bodies: list[dict] = []
+
+    def on_request(request: Request) -> None:
+        if request.url.endswith("/ask/stream"):
+            bodies.append(json.loads(request.post_data or "null"))
+
+    page.on("request", on_request)
+    return bodies
 
 
 def test_enter_while_an_answer_streams_waits_and_keeps_the_conversation(page, kb_env, stub):
@@ -161,8 +168,7 @@ def test_enter_while_an_answer_streams_waits_and_keeps_the_conversation(page, kb
     disabled, and the keyboard must honour it too): a follow-up sent then would reach the server
     before the first turn is saved, and be answered without it. The typed text stays."""
     stub.state.word_delay_s = 0.15  # about 5 s of streaming
-    page.posts = []  # type: ignore[attr-defined]
-    page.on("request", lambda r: page.posts.append((r.url, r.post_data)))  # type: ignore[attr-defined]
+    bodies = record_stream_bodies(page)
     with ragfood_serve({**kb_env, "GENERATOR_URL": stub.url}) as base:
         page.goto(f"{base}/")
         page.fill("#question", "Tell me about the Vietnamese noodle soup pho")
@@ -172,7 +178,7 @@ def test_enter_while_an_answer_streams_waits_and_keeps_the_conversation(page, kb
         page.fill("#question", "Which country is it from?")
         page.press("#question", "Enter")
         expect(first.locator(".answer")).to_have_attribute("aria-busy", "false")
-        assert len(stream_bodies(page)) == 1, stream_bodies(page)
+        assert len(bodies) == 1, bodies
         expect(page.locator("#question")).to_have_value("Which country is it from?")
         expect(page.locator("#turns > li")).to_have_count(1)
 
@@ -180,7 +186,6 @@ def test_enter_while_an_answer_streams_waits_and_keeps_the_conversation(page, kb
         second = page.locator("#turns > li").nth(1)
         expect(second.locator(".note")).to_contain_text("Answered by")
         expect(second.locator(".resolved")).to_contain_text("pho")
-        bodies = stream_bodies(page)
         session = page.evaluate("sessionStorage.getItem('ragfood.session')")
         assert [b.get("session_id") for b in bodies] == [None, session]
 
@@ -189,8 +194,7 @@ def test_a_new_conversation_started_mid_answer_stays_new(page, kb_env, stub):
     """A "New conversation" while an answer streams stops that answer (the server stops
     generating) and the old session never comes back: the next question starts afresh."""
     stub.state.mode, stub.state.trickle_s = "trickle", 0.3
-    page.posts = []  # type: ignore[attr-defined]
-    page.on("request", lambda r: page.posts.append((r.url, r.post_data)))  # type: ignore[attr-defined]
+    bodies = record_stream_bodies(page)
     env = {**kb_env, "GENERATOR_URL": stub.url, "RAGFOOD_ASK_BUDGET_S": "8"}
     with ragfood_serve(env) as base:
         page.goto(f"{base}/")
@@ -213,7 +217,7 @@ def test_a_new_conversation_started_mid_answer_stays_new(page, kb_env, stub):
         ask(page, "What is mochi?")
         turn = page.locator("#turns > li").nth(0)
         expect(turn.locator(".note")).to_contain_text("Answered by")
-        assert "session_id" not in stream_bodies(page)[-1]
+        assert "session_id" not in bodies[-1]
 
 
 def test_the_api_out_of_reach_is_said_plainly_and_the_question_kept(page, kb_env):
