@@ -22,7 +22,7 @@ from ragfood.errors import (
     GeneratorTimeout,
     GeneratorUnreachable,
 )
-from ragfood.redact import MASK, redact_text
+from ragfood.redact import redact_credentials, redact_text
 
 Api = Literal["ollama", "openai"]
 ENDPOINTS: dict[str, str] = {"ollama": "/api/chat", "openai": "/chat/completions"}
@@ -124,7 +124,7 @@ class GeneratorClient:
     def _mask(self, text: str) -> str:
         """`text` without the API key: some hosts and proxies quote the credentials they refused
         in their error body, and peer text must not carry the key on to answers and logs."""
-        return text.replace(self._key, MASK) if self._key else text
+        return redact_credentials(text, self._key)
 
     def _body(self, messages: list[Message], *, stream: bool) -> dict[str, Any]:
         if self.api == "ollama":

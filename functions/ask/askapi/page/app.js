@@ -9,13 +9,25 @@
   const form = $("ask-form"), questionBox = $("question"), askButton = $("ask");
   const statusLine = $("status"), keyPanel = $("key-panel"), keyInput = $("api-key");
   const seen = { regions: new Set(), types: new Set() };
-  // A stored id the API would refuse (another version's, edited by hand) is dropped, or every
-  // question would fail with a 422 until "New conversation".
+  // A stored id the API would refuse (another version's, edited by hand; its pattern is
+  // ragfood.sessions.SESSION_ID) is dropped, or every question would fail with a 422 until
+  // "New conversation".
   let sessionId = sessionStorage.getItem("ragfood.session") || null;
   if (sessionId && !/^[A-Za-z0-9_-]{32}$/.test(sessionId)) sessionId = null;
   // The ask in flight (one at a time: a follow-up sent before the answer is done would reach
   // the server before the turn it follows is saved), so that a new conversation can stop it.
   let inFlight = null;
+
+  function busy(controller) {
+    inFlight = controller;
+    askButton.disabled = controller !== null;
+  }
+
+  function keepSession(id) {  // null: a new conversation
+    sessionId = id;
+    if (id) sessionStorage.setItem("ragfood.session", id);
+    else sessionStorage.removeItem("ragfood.session");
+  }
 
   function status(text, isError = false) {
     statusLine.textContent = text;
@@ -36,10 +48,8 @@
 
   $("new-conversation").addEventListener("click", () => {
     if (inFlight) inFlight.abort();  // its answer and its session belong to the old conversation
-    inFlight = null;
-    askButton.disabled = false;
-    sessionId = null;
-    sessionStorage.removeItem("ragfood.session");
+    busy(null);
+    keepSession(null);
     $("turns").replaceChildren();
     status("New conversation.");
     questionBox.focus();
@@ -66,12 +76,9 @@
     }
     if (sessionId) body.session_id = sessionId;
     const controller = new AbortController();
-    inFlight = controller;
-    askButton.disabled = true;
+    busy(controller);
     status("Searching the knowledge base…");
-    const turn = addTurn(question);
-    turn.sentSession = body.session_id;
-    turn.signal = controller.signal;
+    const turn = addTurn(question, body.session_id, controller.signal);
     try {
       await stream(body, turn);
     } catch (error) {
@@ -81,10 +88,7 @@
       }
     } finally {
       turn.answer.setAttribute("aria-busy", "false");
-      if (inFlight === controller) {
-        inFlight = null;
-        askButton.disabled = false;
-      }
+      if (inFlight === controller) busy(null);  // not when a new conversation took over
     }
   });
 
@@ -96,13 +100,18 @@
       : "Could not reach the RAGFood API: check the connection, then ask again.";
   }
 
-  function addTurn(question) {
+  // A turn: its elements, and what its stream has done so far.
+  function addTurn(question, sentSession, signal) {
     const node = $("turn-template").content.firstElementChild.cloneNode(true);
     node.querySelector(".question").textContent = question;
     $("turns").append(node);
     questionBox.value = "";
     return {
-      node,
+      question,
+      sentSession,  // the session id sent with it, if any
+      signal,  // aborted by "New conversation"
+      started: false,  // the API answered: the stream has begun
+      finished: false,  // `done` or `error` came
       answer: node.querySelector(".answer"),
       resolved: node.querySelector(".resolved"),
       note: node.querySelector(".note"),
@@ -128,7 +137,6 @@
     turn.started = true;
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
-    turn.finished = false;
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -176,7 +184,7 @@
     } else if (event === "done") {
       turn.finished = true;
       remember(data);
-      if (data.resolved_question && data.resolved_question !== turn.node.querySelector(".question").textContent) {
+      if (data.resolved_question && data.resolved_question !== turn.question) {
         turn.resolved.textContent = `Answered as: ${data.resolved_question}`;
         turn.resolved.hidden = false;
       }
@@ -201,10 +209,7 @@
   }
 
   function remember(data) {
-    if (data.session_id) {
-      sessionId = data.session_id;
-      sessionStorage.setItem("ragfood.session", sessionId);
-    }
+    if (data.session_id) keepSession(data.session_id);
   }
 
   function showSources(turn, sources) {
