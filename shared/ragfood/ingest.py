@@ -155,9 +155,11 @@ def ingest_object(
         except VectorError as exc:
             # Raised for Lambda to retry; meanwhile the uploader's report says why (and what was
             # written before it stopped), rather than still showing the previous upload's outcome.
-            failed = exc.report if isinstance(exc.report, SyncReport) else None
-            failed = failed or SyncReport(source=source, namespace=namespace, status="failed")
-            failed.status = "failed"
+            failed = (  # sync_foods hands on its report, already 'failed'
+                exc.report
+                if isinstance(exc.report, SyncReport)
+                else SyncReport(source=source, namespace=namespace, status="failed")
+            )
             failed.error = (
                 f"{exc}. Not fully applied: Lambda retries this event (items already written "
                 "stay; the retry skips them), then sends it to the failure queue"

@@ -15,6 +15,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -292,13 +293,22 @@ class _EchoingFailure(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stand-in peer on 127.0.0.1 answering with `handler`: its URL, while the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def echoing_index() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingFailure)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_EchoingFailure) as url:
+        yield url
 
 
 def test_a_token_echoed_back_by_a_failing_peer_is_never_repeated(
@@ -337,20 +347,11 @@ def test_a_url_that_is_not_an_index_is_reported_at_once_not_retried(s3, function
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAnIndex)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     put_upload(s3, as_json(BASE))
-    ingest = function(
-        "ingest",
-        UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{server.server_address[1]}",
-        RAGFOOD_NAMESPACE=fresh_namespace,
-    )
-    try:
+    with serving(NotAnIndex) as url:
+        ingest = function("ingest", UPSTASH_VECTOR_REST_URL=url, RAGFOOD_NAMESPACE=fresh_namespace)
         with pytest.raises(VectorError) as raised:
             ingest.invoke(UPLOAD_EVENT)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert "HTTP 501" in str(raised.value) and "UPSTASH_VECTOR_REST_URL" in str(raised.value)
     assert len(seen) == 1
     assert "HTTP 501" in report_in_bucket(s3)["error"]
