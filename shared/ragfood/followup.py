@@ -30,10 +30,12 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# Patterns, not compiled objects: `re` compiles them on first use (and keeps them), so an ask with
+# no earlier turn (every first invocation) never pays for compiling them (~0.7 ms of CPU).
 # Letters of any script (pão, brûlée, phở), with inner apostrophes (' or a phone's ’) and hyphens.
-_WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W_])?")
+_WORD = r"[^\W\d_](?:[\w'’-]*[^\W_])?"
 # What follows an apostrophe and is not part of the word itself: "what's", "bibimbap's".
-_CLITIC = re.compile(r"['’](?:s|re|ll|d|ve|m)$", re.IGNORECASE)
+_CLITIC = r"(?i)['’](?:s|re|ll|d|ve|m)$"
 # Pronouns that always refer back; demonstratives only when they stand alone ("of those?").
 PRONOUNS = _words("it its it's they them their theirs he she him her")
 DEMONSTRATIVES = _words("this that these those one ones")
@@ -121,7 +123,7 @@ def _moved_to(question: str) -> str:
         rest = rest[len(lead) :].lstrip()
     if rest == question.strip() or _has_back_reference(rest):
         return ""
-    words = _WORD.findall(rest)
+    words = re.findall(_WORD, rest)
     if not words or _key(words[0]) in ARTICLES:
         return ""
     return subject(rest)
@@ -147,7 +149,7 @@ def needs_context(question: str) -> bool:
     word that names a food."""
     if _leans_back(question):
         return True
-    words = [_key(w) for w in _WORD.findall(question)]
+    words = [_key(w) for w in re.findall(_WORD, question)]
     return not any(w not in STOP and w not in GENERIC for w in words)
 
 
@@ -155,7 +157,7 @@ def subject(question: str) -> str:
     """The words of a question that name what it is about ("What is bibimbap?" -> "bibimbap")."""
     keep = [
         _bare(w)
-        for w in _WORD.findall(question)
+        for w in re.findall(_WORD, question)
         if _key(w) not in STOP
         and _key(w) not in GENERIC
         and _key(w) not in PRONOUNS
@@ -165,7 +167,7 @@ def subject(question: str) -> str:
 
 
 def _bare(word: str) -> str:
-    return _CLITIC.sub("", word)
+    return re.sub(_CLITIC, "", word)
 
 
 def _key(word: str) -> str:
@@ -183,7 +185,7 @@ def _leans_back(question: str) -> bool:
 
 def _back_reference(question: str) -> re.Match[str] | None:
     """The first word of `question` that refers back to an earlier turn ("it", "of those")."""
-    matches = list(_WORD.finditer(question))
+    matches = list(re.finditer(_WORD, question))
     words = [_key(m.group()) for m in matches]
     for i, match in enumerate(matches):
         if _refers_back(words[i], words[i + 1] if i + 1 < len(words) else ""):
@@ -258,6 +260,6 @@ def clean_rewrite(text: str) -> str | None:
     line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.IGNORECASE)
     if not line or len(line) > MAX_REWRITE_CHARS or len(lines) > 2 or "[" in line:
         return None
-    if not _WORD.search(line):
+    if not re.search(_WORD, line):
         return None
     return line
