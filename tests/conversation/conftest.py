@@ -86,6 +86,16 @@ def dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     return client
 
 
+def sessions_in_dynamodb(endpoint: str) -> dict[str, str]:
+    """The environment that keeps sessions in the table "sessions" of the DynamoDB at `endpoint`."""
+    return {
+        "RAGFOOD_SESSIONS_TABLE": "sessions",
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
 # ------------------------------------------------------------------ `ragfood serve` as a process
 
 KB = [PHO, MOCHI]

@@ -11,6 +11,7 @@ import pytest
 
 from ragfood_cli.lambda_runner import LocalFunction
 from ragfood_vector.launcher import free_port
+from tests.conversation.conftest import sessions_in_dynamodb
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "api-ask.json").read_text())
 
@@ -22,16 +23,7 @@ def ask_event(body: dict) -> dict:
 def test_the_ask_handler_follows_up_with_sessions_in_dynamodb(
     dataset_env, dynamodb, moto_endpoint
 ):
-    function = LocalFunction(
-        "ask",
-        env={
-            **dataset_env,
-            "RAGFOOD_SESSIONS_TABLE": "sessions",
-            "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        },
-    )
+    function = LocalFunction("ask", env={**dataset_env, **sessions_in_dynamodb(moto_endpoint)})
     first = json.loads(function.invoke(ask_event({"question": "What is bibimbap?"}))["body"])
     session = first["session_id"]
     stored = dynamodb.get_item(TableName="sessions", Key={"session_id": {"S": session}})
@@ -58,13 +50,7 @@ def test_a_session_store_that_fails_loses_the_memory_not_the_answer(
     """DynamoDB failing (a deleted table, an endpoint that refuses or never answers) costs the
     follow-up its context, never the answer: 200 with sources, in time, the conversation's id
     kept for when the store is back; no 500."""
-    env = {
-        **dataset_env,
-        "RAGFOOD_SESSIONS_TABLE": "sessions",
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
+    env = {**dataset_env, **sessions_in_dynamodb(moto_endpoint)}
     first = LocalFunction("ask", env=env).invoke(ask_event({"question": "What is bibimbap?"}))
     session = json.loads(first["body"])["session_id"]
     if fault == "table missing":

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ragfood_vector.launcher import free_port
-from tests.conversation.conftest import stream_events
+from tests.conversation.conftest import sessions_in_dynamodb, stream_events
 from tests.support.serve import ragfood_serve, wait_until_up
 
 QUESTION = {"question": "Tell me about the Vietnamese noodle soup pho"}
@@ -234,10 +234,7 @@ def test_a_stream_stuck_before_retrieval_still_sends_sources_then_done(kb_env, s
     env = {
         **kb_env,
         "RAGFOOD_ASK_BUDGET_S": "1",
-        "RAGFOOD_SESSIONS_TABLE": "sessions",
-        "AWS_ENDPOINT_URL_DYNAMODB": silent_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **sessions_in_dynamodb(silent_endpoint),
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     session = "A" * 32
