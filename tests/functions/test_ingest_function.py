@@ -77,13 +77,18 @@ def test_vanished_object_is_reported_not_retried(s3, clean_index, function):
     assert report["status"] == "rejected" and "no longer exists" in report["error"]
 
 
-def test_unreachable_index_raises_so_lambda_retries_and_a_rerun_succeeds(s3, clean_index, function):
-    put(s3, "uploads/foods.json", FOODS)
-    down = function(
+def with_the_index_down(function):
+    """The ingest function pointed at a port nothing listens on, giving up after 2 attempts."""
+    return function(
         "ingest",
         UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{free_port()}",
         RAGFOOD_MAX_ATTEMPTS="2",
     )
+
+
+def test_unreachable_index_raises_so_lambda_retries_and_a_rerun_succeeds(s3, clean_index, function):
+    put(s3, "uploads/foods.json", FOODS)
+    down = with_the_index_down(function)
     with pytest.raises(VectorUnavailable):
         down.invoke(load_event("s3-put-foods.json"))
     again = function("ingest").invoke(load_event("s3-put-foods.json"))
@@ -97,11 +102,7 @@ def test_while_the_index_is_down_the_report_says_so_not_the_last_upload_s_outcom
     put(s3, "uploads/foods.json", FOODS)
     function("ingest").invoke(load_event("s3-put-foods.json"))
     put(s3, "uploads/foods.json", [*FOODS, {"id": "new", "text": "A new dish."}])
-    down = function(
-        "ingest",
-        UPSTASH_VECTOR_REST_URL=f"http://127.0.0.1:{free_port()}",
-        RAGFOOD_MAX_ATTEMPTS="2",
-    )
+    down = with_the_index_down(function)
     with pytest.raises(VectorUnavailable):
         down.invoke(load_event("s3-put-foods.json"))
     report = report_in_bucket(s3, "reports/foods.json.report.json")
