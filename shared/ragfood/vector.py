@@ -530,7 +530,7 @@ def _raise_for_status(response: httpx.Response) -> None:
         return
     response.read()
     status = response.status_code
-    message = _error_message(response)
+    message, worded_by_index = _error_body(response)
     host = response.request.url.host
     lowered = message.lower()
     # Upstash words this two ways: "Embedding data for this index is not allowed..." and
@@ -571,7 +571,7 @@ def _raise_for_status(response: httpx.Response) -> None:
     # A web server or proxy where the index should be. Not when the index itself words the error
     # in its JSON: Upstash answers 404 so for things that do not exist ("Namespace ns for the
     # index ... does not exist"), which is then said as it is, below.
-    if status in (404, 405, 501) and not _is_json_error(response):
+    if status in (404, 405, 501) and not worded_by_index:
         raise VectorRequestError(
             f"{host} answered HTTP {status} ({message}): is UPSTASH_VECTOR_REST_URL the "
             "index's REST URL (from the Upstash console)?",
@@ -595,28 +595,21 @@ def is_quota_response(response: httpx.Response) -> bool:
     if response.status_code not in (400, 403, 429):
         return False
     response.read()
-    return is_quota_error(response.status_code, _error_message(response))
+    return is_quota_error(response.status_code, _error_body(response)[0])
 
 
-def _is_json_error(response: httpx.Response) -> bool:
-    """Whether the body is an index's JSON error, {"error": "...", "status": ...}."""
+def _error_body(response: httpx.Response) -> tuple[str, bool]:
+    """What an error answer says, fit to repeat, and whether the index itself worded it (its JSON
+    error, {"error": "...", "status": ...}) rather than a proxy's or web server's page."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return isinstance(body, dict) and isinstance(body.get("error"), str)
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        # Not the index's JSON (a proxy's or a web server's page): its words, without markup.
+        # Not the index's JSON: the page's words, without markup.
         text = " ".join(re.sub(r"<[^>]*>", " ", response.text).split())
-        return _without_secrets(text, response)[:200].strip() or response.reason_phrase
+        return _without_secrets(text, response)[:200].strip() or response.reason_phrase, False
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return _without_secrets(body["error"], response)[:500]
-    return response.reason_phrase
+        return _without_secrets(body["error"], response)[:500], True
+    return response.reason_phrase, False
 
 
 def _without_secrets(text: str, response: httpx.Response) -> str:
