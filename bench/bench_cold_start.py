@@ -15,7 +15,9 @@ ingested) and the generator stub; the ingest function with events/s3-put-foods.j
 moto's server (the index already holds the file: an unchanged re-ingest). Next to them, a
 hello-world FastAPI + Mangum function (one pydantic POST route, Powertools Logger) built (a) the
 default way (plain pip install, no bytecode: what SAM's python builder ships) and (b) the way ours
-is built (infra/lambda-build.mk: layer + --no-deps function, unchecked-hash bytecode).
+is built (infra/lambda-build.mk: layer + --no-deps function, unchecked-hash bytecode); and the
+floor, that hello-world built our way whose route queries the index through the upstash-vector SDK
+(the libraries this product must use), with and without our start-up treatment.
 
 Figures: median of --runs cold starts per function, interleaved (one of each, again and again) so
 that load from other work on the machine hits all alike; CPU time of the function's process
