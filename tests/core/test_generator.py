@@ -78,6 +78,18 @@ def test_a_long_key_echoed_in_an_error_is_masked_before_the_error_is_cut(stub, a
     assert key[:20] not in str(info.value)
 
 
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_a_key_echoed_in_a_body_that_is_not_json_is_masked_before_the_body_is_cut(stub, api):
+    # A proxy's HTML page that quotes the key it refused: the error quotes the page's start,
+    # and a key that the cut splits would otherwise show its first part.
+    key = "sk-" + "0123456789abcdef" * 8
+    stub.state.mode, stub.state.fail_echo = "garbage", True
+    with pytest.raises(GeneratorBadResponse, match="not JSON") as info:
+        client(stub.url, api, key=SecretStr(key)).generate(MESSAGES)
+    assert "API key" in str(info.value)  # the page is quoted
+    assert key[:20] not in str(info.value)
+
+
 def test_server_error_is_reported_with_status(stub: GeneratorStub):
     stub.state.mode = "fail"
     with pytest.raises(GeneratorHTTPError, match="HTTP 500") as info:
