@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ragfood_vector.errors import bad_request
+from ragfood_vector.errors import bad_request, unprocessable
 from ragfood_vector.filters import FilterError, Predicate, compile_filter
 from ragfood_vector.jsonarrays import float_array
 from ragfood_vector.sparse import SparseVector, parse_sparse_vector
@@ -223,7 +223,7 @@ def parse_vector(value: Any, dimension: int, where: str) -> np.ndarray:
         raise bad_request(f"The vector of {where} must be a list of numbers")
     if len(inferred) != dimension:
         # Same wording as Upstash, which callers may match on.
-        raise bad_request(f"Invalid vector dimension: {len(inferred)}, expected: {dimension}")
+        raise unprocessable(f"Invalid vector dimension: {len(inferred)}, expected: {dimension}")
     with np.errstate(over="ignore"):  # beyond float32: infinity, refused just below
         vector = inferred.astype(np.float32)
     if not np.all(np.isfinite(vector)):
