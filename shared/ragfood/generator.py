@@ -67,7 +67,7 @@ class GeneratorClient:
                 self.endpoint, json=self._body(messages, stream=False), headers=self._headers()
             )
             self._check(response)
-            body = _json(response)
+            body = _json(response, self._mask)
             text = _extract_text(self.api, body, streaming=False)
         if not text.strip():
             raise GeneratorBadResponse(f"generator at {self._host} returned an empty answer")
@@ -105,7 +105,7 @@ class GeneratorClient:
         with self._errors():
             response = self._client.get(url, headers=self._headers())
             self._check(response)
-            body = _json(response)
+            body = _json(response, self._mask)
         if self.api == "ollama":
             return [str(m.get("name")) for m in body.get("models", []) if isinstance(m, dict)]
         return [str(m.get("id")) for m in body.get("data", []) if isinstance(m, dict)]
@@ -154,13 +154,13 @@ class GeneratorClient:
             data = line[5:].strip()
             if data == "[DONE]":
                 return "", True
-            chunk = _loads(data)
+            chunk = _loads(data, self._mask)
             text = _extract_text("openai", chunk, streaming=True)  # checks the chunk's shape
             # The chunk with a finish_reason is the last of the answer; [DONE] should follow,
             # but some OpenAI-compatible servers close the stream without it.
             choice = chunk["choices"][0] if chunk.get("choices") else {}
             return text, bool(choice.get("finish_reason"))
-        chunk = _loads(line)
+        chunk = _loads(line, self._mask)
         if "error" in chunk:
             raise GeneratorBadResponse(f"generator at {self._host} failed: {chunk['error']}")
         return _extract_text("ollama", chunk, streaming=True), bool(chunk.get("done"))
@@ -214,16 +214,17 @@ class GeneratorClient:
             ) from None
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    return _loads(response.text)
+def _json(response: httpx.Response, mask: Callable[[str], str]) -> dict[str, Any]:
+    return _loads(response.text, mask)
 
 
-def _loads(text: str) -> dict[str, Any]:
+def _loads(text: str, mask: Callable[[str], str]) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
+        # Masked before the cut, which could split the key and show its start.
         raise GeneratorBadResponse(
-            f"generator sent something that is not JSON: {text[:80]!r}"
+            f"generator sent something that is not JSON: {mask(text)[:80]!r}"
         ) from None
     if not isinstance(value, dict):
         raise GeneratorBadResponse("generator sent JSON that is not an object")

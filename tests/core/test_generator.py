@@ -67,14 +67,23 @@ def test_unknown_model_is_named(stub: GeneratorStub, api: str):
 
 
 @pytest.mark.parametrize("api", ["ollama", "openai"])
-def test_a_long_key_echoed_in_an_error_is_masked_before_the_error_is_cut(stub, api):
-    # The detail quoted from an error body is cut to a few hundred characters: masking the key
-    # only afterwards would miss a key that the cut splits, and show its first part.
+@pytest.mark.parametrize(
+    ("mode", "error", "quoted"),
+    [
+        ("fail", "HTTP 500", "Authorization"),  # an error body that quotes our headers
+        ("garbage", "not JSON", "API key"),  # a proxy's HTML page that quotes the key it refused
+    ],
+)
+def test_a_long_key_echoed_by_the_peer_is_masked_before_its_text_is_cut(
+    stub, api, mode, error, quoted
+):
+    # The peer's text is quoted cut to a few dozen or hundred characters: masking the key only
+    # afterwards would miss a key that the cut splits, and show its first part.
     key = "sk-" + "0123456789abcdef" * 25
-    stub.state.mode, stub.state.fail_echo = "fail", True
-    with pytest.raises(GeneratorHTTPError, match="HTTP 500") as info:
+    stub.state.mode, stub.state.fail_echo = mode, True
+    with pytest.raises((GeneratorHTTPError, GeneratorBadResponse), match=error) as info:
         client(stub.url, api, key=SecretStr(key)).generate(MESSAGES)
-    assert "Authorization" in str(info.value)  # the echo is quoted
+    assert quoted in str(info.value)  # the echo is quoted
     assert key[:20] not in str(info.value)
 
 

@@ -36,7 +36,8 @@ class StubState:
     closed: threading.Event = field(default_factory=threading.Event)  # ends open trickles
     open_streams: int = 0  # trickles still being written (a client that hung up ends its own)
     fail_status: int = 500  # mode "fail": the status answered
-    fail_echo: bool = False  # mode "fail": the error echoes the credentials, as some proxies do
+    # modes "fail" and "garbage": the answer echoes the credentials, as some proxies do
+    fail_echo: bool = False
     openai_done: bool = True  # False: OpenAI streams end with finish_reason only, no [DONE]
 
     def reply_for(self, messages: list[dict[str, str]]) -> str:
@@ -131,7 +132,9 @@ def _make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 self._json(state.fail_status, {"error": error})
                 return
             if state.mode == "garbage":
-                self._raw(200, b"<html>this is not json", "text/html")
+                key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                echo = f"API key {key} refused. " if state.fail_echo else ""
+                self._raw(200, f"<html>{echo}this is not json".encode(), "text/html")
                 return
             if state.mode == "trickle":
                 self._trickle(body["model"], openai, bool(body.get("stream")))
