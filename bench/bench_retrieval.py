@@ -60,7 +60,7 @@ from ragfood_vector.launcher import VectorServer
 from tests.support.serve import ragfood_serve
 
 REPO = Path(__file__).resolve().parents[1]
-HOLDOUTS = ("holdout", "holdout2", "holdout3")
+HOLDOUTS = ("holdout", "holdout2", "holdout3", "holdout4")
 SETS = {
     "questions.json": (REPO / "data" / "foods.json", REPO / "data/eval/questions.json", "main"),
     **{

@@ -15,3 +15,9 @@ class ApiError(Exception):
 
 def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
+
+
+def unprocessable(message: str) -> ApiError:
+    """422: what Upstash's references answer for a request this index cannot serve (text on an
+    index without embedding model, a vector of the wrong dimension)."""
+    return ApiError(422, message)

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ragfood_vector.errors import bad_request
+from ragfood_vector.errors import bad_request, unprocessable
 from ragfood_vector.filters import FilterError, Predicate, compile_filter
+from ragfood_vector.jsonarrays import float_array
 from ragfood_vector.sparse import SparseVector, parse_sparse_vector
 
 MAX_VECTORS_PER_WRITE = 1000
@@ -217,15 +218,14 @@ def _prefix(value: Any) -> str | None:
 
 
 def parse_vector(value: Any, dimension: int, where: str) -> np.ndarray:
-    # Let numpy infer the type rather than checking each element in Python (1000 vectors of
-    # 384 values per request): only a flat list of ints/floats infers an int or float dtype.
-    inferred = np.array(value) if isinstance(value, list) else None
-    if inferred is None or inferred.ndim != 1 or inferred.dtype.kind not in "iuf":
+    inferred = float_array(value)
+    if inferred is None:
         raise bad_request(f"The vector of {where} must be a list of numbers")
     if len(inferred) != dimension:
         # Same wording as Upstash, which callers may match on.
-        raise bad_request(f"Invalid vector dimension: {len(inferred)}, expected: {dimension}")
-    vector = inferred.astype(np.float32)
+        raise unprocessable(f"Invalid vector dimension: {len(inferred)}, expected: {dimension}")
+    with np.errstate(over="ignore"):  # beyond float32: infinity, refused just below
+        vector = inferred.astype(np.float32)
     if not np.all(np.isfinite(vector)):
         raise bad_request(f"The vector of {where} contains a value that is not a finite number")
     return vector

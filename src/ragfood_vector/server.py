@@ -29,7 +29,7 @@ from ragfood_vector import bm25
 from ragfood_vector.auth import READ_OPERATIONS, WRITE_OPERATIONS, authorize
 from ragfood_vector.config import ServiceConfig
 from ragfood_vector.embedders import Embedder, make_embedder, model_name_for
-from ragfood_vector.errors import ApiError, bad_request
+from ragfood_vector.errors import ApiError, bad_request, unprocessable
 from ragfood_vector.faults import FaultInjector
 from ragfood_vector.fusion import fuse
 from ragfood_vector.protocol import (
@@ -100,7 +100,7 @@ class VectorService:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self.embedder is None:
-            raise bad_request(NO_EMBEDDING_MODEL)
+            raise unprocessable(NO_EMBEDDING_MODEL)
         return self.embedder.embed(texts)
 
     def _sparse_documents(self, texts: list[str]) -> list[SparseVector | None]:
@@ -116,7 +116,7 @@ class VectorService:
 
     def upsert_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
         if self.embedder is None:
-            raise bad_request(NO_EMBEDDING_MODEL)
+            raise unprocessable(NO_EMBEDDING_MODEL)
         items = parse_upsert_data(body)
         texts = [item.data or "" for item in items]
         vectors = self._embed(texts)
@@ -188,7 +188,7 @@ class VectorService:
 
     def query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
         if self.embedder is None:
-            raise bad_request(NO_EMBEDDING_MODEL)
+            raise unprocessable(NO_EMBEDDING_MODEL)
         specs, is_batch = parse_queries(body, self.dimension, by_data=True, hybrid=self.hybrid)
         return self._search(namespace, self._embed_queries(specs), is_batch)
 
@@ -332,7 +332,7 @@ class VectorService:
 
     def resumable_query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> Any:
         if self.embedder is None:
-            raise bad_request(NO_EMBEDDING_MODEL)
+            raise unprocessable(NO_EMBEDDING_MODEL)
         spec, max_idle = parse_resumable_start(body, self.dimension, True, self.hybrid)
         return self._start_resumable(namespace, self._embed_queries([spec])[0], max_idle)
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ragfood_vector.errors import bad_request
+from ragfood_vector.jsonarrays import float_array, int_array
 
 MAX_SPARSE_ENTRIES = 1000
 _INT32 = (-(2**31), 2**31 - 1)
@@ -72,23 +73,16 @@ def parse_sparse_vector(value: Any, where: str) -> SparseVector:
         )
     if not indices:
         return EMPTY
-    # numpy infers the types rather than a Python check per entry (up to 1,000 x 1,000 per
-    # request): only integers infer an integer dtype (bools: "b"), only numbers a numeric one.
-    index_array = np.array(indices)
-    if index_array.ndim != 1 or index_array.dtype.kind not in "iu":
-        if (
-            index_array.ndim == 1
-            and index_array.dtype == object
-            and all(isinstance(i, int) and not isinstance(i, bool) for i in indices)
-        ):
-            raise bad_request(f"The sparseVector indices of {where} must be signed 32-bit integers")
+    index_array = int_array(indices)
+    if index_array is None:
         raise bad_request(f"The sparseVector indices of {where} must be integers")
     if index_array.min() < _INT32[0] or index_array.max() > _INT32[1]:
         raise bad_request(f"The sparseVector indices of {where} must be signed 32-bit integers")
-    raw_values = np.array(values)
-    if raw_values.ndim != 1 or raw_values.dtype.kind not in "iuf":
+    raw_values = float_array(values)
+    if raw_values is None:
         raise bad_request(f"The sparseVector values of {where} must be numbers")
-    value_array = raw_values.astype(np.float64).astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: infinity, refused just below
+        value_array = raw_values.astype(np.float32)
     if not np.all(np.isfinite(value_array)):
         raise bad_request(
             f"The sparseVector values of {where} contain a value that is not a finite number"

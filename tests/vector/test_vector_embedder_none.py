@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from upstash_vector import Index
 from upstash_vector.errors import UpstashError
@@ -19,9 +20,14 @@ NO_MODEL = (
 
 
 @pytest.fixture(scope="module")
-def raw_index() -> Iterator[Index]:
+def raw_server() -> Iterator[VectorServer]:
     with VectorServer(embedder="none", dimension=8, sparse="none") as server:
-        yield server.index()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def raw_index(raw_server: VectorServer) -> Index:
+    return raw_server.index()
 
 
 def test_upsert_data_is_refused_with_the_embedding_model_message(raw_index: Index) -> None:
@@ -80,3 +86,20 @@ def test_update_with_data_stores_the_text_without_embedding(raw_index: Index) ->
 
     [fetched] = raw_index.fetch("u", include_vectors=True, include_data=True)
     assert fetched is not None and (fetched.vector, fetched.data) == ([0.5] * 8, "new text")
+
+
+@pytest.mark.parametrize("path", ["upsert-data", "query-data", "resumable-query-data"])
+@pytest.mark.parametrize("sparse", ["none", "bm25"])
+def test_text_on_an_index_without_model_is_answered_422_as_upstash_documents(
+    raw_server: VectorServer, start_vector_server, path: str, sparse: str
+) -> None:
+    # Upstash's upsert-data and query-data references: "422 Unprocessable Entity" with this body.
+    server = raw_server if sparse == "none" else start_vector_server(embedder="none", sparse=sparse)
+    response = httpx.post(
+        f"{server.url}/{path}",
+        json={"id": "a", "data": "tomato soup"},
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {"error": NO_MODEL, "status": 422}

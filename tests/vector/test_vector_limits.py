@@ -155,8 +155,10 @@ def test_an_unknown_endpoint_is_answered_404_in_json(vector_server: VectorServer
 def test_errors_carry_their_http_status_in_the_body(vector_server: VectorServer) -> None:
     response = post(vector_server, "/query", {"vector": [1.0], "topK": 1})
 
-    assert response.status_code == 400
-    assert response.json() == {"error": "Invalid vector dimension: 1, expected: 384", "status": 400}
+    # Upstash's upsert reference: "422 Unsuccessful" {"error": "Invalid vector dimension: 2,
+    # expected: 256", "status": 422}.
+    assert response.status_code == 422
+    assert response.json() == {"error": "Invalid vector dimension: 1, expected: 384", "status": 422}
 
 
 def test_nan_in_a_body_is_refused_as_malformed_json(vector_server: VectorServer) -> None:
