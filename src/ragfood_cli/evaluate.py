@@ -104,19 +104,20 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def observe(
-    questions: Sequence[Question], candidates: Callable[..., Sequence[Candidate]]
+    questions: Sequence[Question],
+    candidates: Callable[..., Sequence[Candidate]],
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Observation]:
     """One retrieval per question; everything after this is offline. `candidates(text)` is
-    called with `filter_=` as well for a question that has one (its region / type)."""
-    return [
-        Observation(
-            q,
-            tuple(
-                candidates(q.question, filter_=q.filter_) if q.filter_ else candidates(q.question)
-            ),
-        )
-        for q in questions
-    ]
+    called with `filter_=` as well for a question that has one (its region / type);
+    `progress(done, total)` after each."""
+    observations = []
+    for q in questions:
+        found = candidates(q.question, filter_=q.filter_) if q.filter_ else candidates(q.question)
+        observations.append(Observation(q, tuple(found)))
+        if progress is not None:
+            progress(len(observations), len(questions))
+    return observations
 
 
 def evaluate(observations: Sequence[Observation], settings: RelevanceSettings) -> EvalResult:
@@ -133,7 +134,7 @@ def evaluate(observations: Sequence[Observation], settings: RelevanceSettings) -
             result.refused_correctly += not passes
             kinds.setdefault(q.kind, []).append(float(not passes))
             if passes:
-                result.misses.append({"question": q.question, "got": ids[:1], "expected": []})
+                result.misses.append(_miss(q, ids[:1], refused=False))
             continue
         result.answerable += 1
         position = next((n for n, i in enumerate(ids, start=1) if i in q.expected_ids), None)
@@ -143,14 +144,22 @@ def evaluate(observations: Sequence[Observation], settings: RelevanceSettings) -
         result.refused_wrongly += not passes
         kinds.setdefault(q.kind, []).append(float(position is not None and position <= 3))
         if position != 1:
-            got = ids[:3] if passes else "refused"
-            result.misses.append(
-                {"question": q.question, "got": got, "expected": list(q.expected_ids)}
-            )
+            result.misses.append(_miss(q, ids[:3], refused=not passes))
     result.by_kind = {
         kind: {"questions": len(v), "score": round(sum(v) / len(v), 3)} for kind, v in kinds.items()
     }
     return result
+
+
+def _miss(question: Question, got: list[str], *, refused: bool) -> dict[str, Any]:
+    """One miss, always the same keys and types (`got` a list; [] when refused), so that a
+    script reading `--json` never meets a string where it iterates ids."""
+    return {
+        "question": question.question,
+        "got": got,
+        "refused": refused,
+        "expected": list(question.expected_ids),
+    }
 
 
 def choose(
@@ -384,18 +393,17 @@ def check_against_index(
     """Warnings about labels the index cannot match; a ValueError when nothing could be measured
     (an empty namespace, or none of the expected ids in it: the wrong namespace or index)."""
     where = f"namespace {namespace!r}" if namespace else "the default namespace"
-    counts = gateway.info().namespaces
+    info = gateway.info()
+    # Just-written vectors may still be pending (Upstash indexes them asynchronously).
+    counts = {ns: n + info.pending.get(ns, 0) for ns, n in info.namespaces.items()}
     if not counts.get(namespace):
-        others = ", ".join(f"{ns or '(default)'!s} ({n})" for ns, n in counts.items() if n)
+        others = ", ".join(f"{ns or '(default)'!s} ({n} items)" for ns, n in counts.items() if n)
         hint = f"ragfood ingest FILE{f' --namespace {namespace}' if namespace else ''}"
+        elsewhere = f"; the index holds {others}" if others else ""
         raise ValueError(
             f"{where} of the index holds no items: ingest the knowledge base the questions are "
-            f"about (`{hint}`)"
-            + (
-                f" or choose its namespace (--namespace / RAGFOOD_NAMESPACE): {others}"
-                if others
-                else ""
-            )
+            f"about (`{hint}`) or choose its namespace (--namespace / RAGFOOD_NAMESPACE)"
+            f"{elsewhere}"
         )
     ids = sorted({i for q in file.questions for i in q.expected_ids})
     if not ids:

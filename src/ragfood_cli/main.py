@@ -509,10 +509,14 @@ def evaluate(
         warnings = labelled.warnings + ev.check_against_index(file, labelled, ns, retriever.gateway)
         for warning in warnings:
             errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-        observations = ev.observe(
-            questions,
-            lambda q, **filters: retriever.candidates(q, namespace=ns, top_k=max(ev.KS), **filters),
-        )
+        with stage_progress(quiet=as_json) as progress:
+            observations = ev.observe(
+                questions,
+                lambda q, **filters: retriever.candidates(
+                    q, namespace=ns, top_k=max(ev.KS), **filters
+                ),
+                lambda done, total: progress("retrieving", done, total),
+            )
         kind = "hybrid" if retriever.hybrid else "dense"
     except (RagfoodError, ValueError) as exc:
         raise _fail(exc) from None

@@ -9,12 +9,17 @@ naming the file, the item and the field.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli.conftest import RAGFOOD
+from tests.support.env import ragfood_env
 from tests.support.samples import MOCHI, PHO
+from tests.support.terminal import Terminal
 
 FOODS = [
     PHO,
@@ -213,3 +218,28 @@ def test_calibration_says_when_no_setting_tells_the_questions_apart(ragfood, ing
     assert data["held_out"]["no_answer_refused"] == 0.0
     (note,) = data["warnings"]
     assert "do not tell them apart" in note and "do not tell them apart" in result.stderr
+
+
+def test_eval_in_a_terminal_shows_its_progress(start_vector_server, fresh_namespace, tmp_path):
+    # One request per question: against a distant index, hundreds of questions take minutes.
+    server = start_vector_server(embedder="hash", latency_ms=30)
+    env = ragfood_env(server, fresh_namespace)
+    foods = _write(tmp_path, FOODS, "foods.json")
+    subprocess.run([str(RAGFOOD), "ingest", str(foods)], env=env, check=True, timeout=60)
+    questions = _write(tmp_path, [dict(OURS[0], question=f"noodle soup {n}") for n in range(40)])
+    terminal = Terminal([str(RAGFOOD), "eval", str(questions)], env)
+    screen = terminal.wait_for(r"recall@1", timeout=60)
+    assert terminal.close() == 0
+    assert re.search(r"retrieving.*\d+/40", screen), screen
+
+
+def test_every_miss_in_the_json_has_the_same_shape(ragfood, ingested, tmp_path):
+    # A script iterating `got` must not iterate the letters of "refused".
+    questions = _write(tmp_path, [*OURS, {"question": "noodle soup", "expected_ids": ["mochi"]}])
+    result = ragfood("eval", str(questions), "--json", env={"RAGFOOD_MIN_SCORE": "0.99"})
+    assert result.exit_code == 0, result.output
+    misses = json.loads(result.stdout)["misses"]
+    assert len(misses) == 3  # every answerable question refused at this threshold
+    for miss in misses:
+        assert set(miss) == {"question", "got", "refused", "expected"}
+        assert miss["got"] == [] and miss["refused"] is True
