@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ragfood.relevance import Candidate, RelevanceSettings, rank
-from ragfood_cli.json_file import load_json
+from ragfood.vector import VectorGateway
+from ragfood_cli.question_file import Question, QuestionFile, read_questions
 
 KS = (1, 3, 5)
 
@@ -43,17 +44,6 @@ INNER_FOLDS = 5
 # the targets (at most 15 % of unanswerable questions answered, at most 2 % of answerable ones
 # refused). Without it a few more refusals on a small labelled set outweigh refused users.
 FALSE_REFUSAL_COST = 0.15 / 0.02
-
-
-@dataclass(frozen=True)
-class Question:
-    question: str
-    expected_ids: tuple[str, ...]
-    kind: str = "direct"
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.expected_ids)
 
 
 @dataclass(frozen=True)
@@ -109,28 +99,24 @@ class EvalResult:
 
 
 def load_questions(path: Path) -> list[Question]:
-    data = load_json(path)
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON array of questions")
-    if not data:
-        raise ValueError(f"{path}: holds no questions")
-    questions = []
-    for n, item in enumerate(data):
-        question = item.get("question") if isinstance(item, dict) else None
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError(f"{path}: item {n} needs a 'question' string")
-        expected = item.get("expected_ids", [])
-        if not isinstance(expected, list) or not all(isinstance(i, str) for i in expected):
-            raise ValueError(f"{path}: item {n}: 'expected_ids' must be a list of ids")
-        questions.append(Question(item["question"], tuple(expected), str(item.get("kind", ""))))
-    return questions
+    """The file's questions (format and checks: `question_file`)."""
+    return read_questions(path).questions
 
 
 def observe(
-    questions: Sequence[Question], candidates: Callable[[str], Sequence[Candidate]]
+    questions: Sequence[Question], candidates: Callable[..., Sequence[Candidate]]
 ) -> list[Observation]:
-    """One retrieval per question; everything after this is offline."""
-    return [Observation(q, tuple(candidates(q.question))) for q in questions]
+    """One retrieval per question; everything after this is offline. `candidates(text)` is
+    called with `filter_=` as well for a question that has one (its region / type)."""
+    return [
+        Observation(
+            q,
+            tuple(
+                candidates(q.question, filter_=q.filter_) if q.filter_ else candidates(q.question)
+            ),
+        )
+        for q in questions
+    ]
 
 
 def evaluate(observations: Sequence[Observation], settings: RelevanceSettings) -> EvalResult:
@@ -390,3 +376,89 @@ def _accumulate(total: EvalResult, part: EvalResult) -> None:
         count = old["questions"] + values["questions"]
         score = (old["score"] * old["questions"] + values["score"] * values["questions"]) / count
         total.by_kind[kind] = {"questions": count, "score": round(score, 3)}
+
+
+def check_against_index(
+    path: Path, file: QuestionFile, namespace: str, gateway: VectorGateway
+) -> list[str]:
+    """Warnings about labels the index cannot match; a ValueError when nothing could be measured
+    (an empty namespace, or none of the expected ids in it: the wrong namespace or index)."""
+    where = f"namespace {namespace!r}" if namespace else "the default namespace"
+    counts = gateway.info().namespaces
+    if not counts.get(namespace):
+        others = ", ".join(f"{ns or '(default)'!s} ({n})" for ns, n in counts.items() if n)
+        hint = f"ragfood ingest FILE{f' --namespace {namespace}' if namespace else ''}"
+        raise ValueError(
+            f"{where} of the index holds no items: ingest the knowledge base the questions are "
+            f"about (`{hint}`)"
+            + (
+                f" or choose its namespace (--namespace / RAGFOOD_NAMESPACE): {others}"
+                if others
+                else ""
+            )
+        )
+    ids = sorted({i for q in file.questions for i in q.expected_ids})
+    if not ids:
+        return []
+    found = gateway.fetch_items(ids, namespace)
+    missing = [i for i in ids if i not in found]
+    if len(missing) == len(ids):
+        sample = ", ".join(repr(i) for i in ids[:3])
+        raise ValueError(
+            f"{path}: none of its {len(ids)} expected ids ({sample}...) is in {where}: are the "
+            "questions about another knowledge base or namespace?"
+        )
+    if not missing:
+        return []
+    named = []
+    for i in missing[:5]:
+        items = [w for q, w in zip(file.questions, file.where, strict=True) if i in q.expected_ids]
+        named.append(f"{i!r} ({', '.join(items[:3])}{', ...' if len(items) > 3 else ''})")
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return [
+        f"{path}: {len(missing)} expected id(s) not in {where} (a typo, or an item not ingested): "
+        f"{'; '.join(named)}{more}; questions naming only these count as misses"
+    ]
+
+
+def calibration_problem(questions: Sequence[Question], folds: int) -> str | None:
+    """Why these questions cannot support a calibration with `folds` folds, if they cannot: each
+    held-out fold needs an answerable and an unanswerable question to score a setting, and every
+    training part both kinds to choose one."""
+    answerable = sum(q.answerable for q in questions)
+    unanswerable = len(questions) - answerable
+    if not unanswerable:
+        return (
+            '--calibrate needs some unanswerable questions (with "expected_ids": []) to choose '
+            "when to refuse; every question here has an answer"
+        )
+    if not answerable:
+        return (
+            '--calibrate needs some answerable questions (with their "expected_ids") to choose '
+            "when to answer; every question here is unanswerable"
+        )
+    if min(answerable, unanswerable) < folds:
+        return (
+            f"--calibrate with {folds} folds needs at least {folds} answerable and {folds} "
+            f"unanswerable questions (one of each per fold); there are {answerable} answerable "
+            f"and {unanswerable} unanswerable: add questions"
+            + (
+                f" or use --folds {min(answerable, unanswerable)}"
+                if min(answerable, unanswerable) >= 2
+                else ""
+            )
+        )
+    return None
+
+
+def calibration_note(report: Calibration) -> str | None:
+    """What the user must know before setting the chosen values, if anything."""
+    held = report.held_out
+    if held.unanswerable and not held.refused_correctly:
+        return (
+            "held out, no setting refused an unanswerable question without refusing answerable "
+            "ones: on this index their scores do not tell them apart, so the chosen min score "
+            "answers (almost) everything. More varied questions, or another embedding model, "
+            "may separate them"
+        )
+    return None

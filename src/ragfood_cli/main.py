@@ -497,27 +497,36 @@ def evaluate(
 
     settings = _core_settings()
     try:
-        questions = ev.load_questions(file)
-    except (ValueError, json.JSONDecodeError) as exc:
+        labelled = ev.read_questions(file)
+    except ValueError as exc:
         raise _fail(exc) from None
+    questions = labelled.questions
+    if calibrate and (problem := ev.calibration_problem(questions, folds)):
+        raise _fail(f"{file}: {problem}")
     ns = settings.namespace if namespace is None else namespace
     try:
         retriever = services.pipeline().retriever
+        warnings = labelled.warnings + ev.check_against_index(file, labelled, ns, retriever.gateway)
+        for warning in warnings:
+            errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         observations = ev.observe(
-            questions, lambda q: retriever.candidates(q, namespace=ns, top_k=max(ev.KS))
+            questions,
+            lambda q, **filters: retriever.candidates(q, namespace=ns, top_k=max(ev.KS), **filters),
         )
         kind = "hybrid" if retriever.hybrid else "dense"
-    except RagfoodError as exc:
+    except (RagfoodError, ValueError) as exc:
         raise _fail(exc) from None
     if calibrate:
-        if len(questions) < folds or all(q.answerable for q in questions):
-            raise _fail(f"--calibrate needs at least {folds} questions, some unanswerable")
         report = ev.calibrate(observations, k=folds, seed=seed)
-        _print_calibration(file, report, kind, as_json)
+        if note := ev.calibration_note(report):
+            errors.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+            warnings.append(note)
+        _print_calibration(file, report, kind, as_json, warnings)
         return
     current = RelevanceSettings(settings.lexical_weight, settings.min_score)
     data = ev.evaluate(observations, current).as_dict()
     data["retrieval"] = kind
+    data["warnings"] = warnings
     if as_json:
         print(json.dumps(data, indent=2))
         return
@@ -544,11 +553,14 @@ def _metrics_table(title: str, data: dict[str, Any], setting: str) -> Any:
     return table
 
 
-def _print_calibration(file: Path, report: Any, kind: str, as_json: bool) -> None:
+def _print_calibration(
+    file: Path, report: Any, kind: str, as_json: bool, warnings: list[str]
+) -> None:
     from rich.table import Table
 
     data = report.as_dict()
     data["retrieval"] = kind
+    data["warnings"] = warnings
     if as_json:
         print(json.dumps(data, indent=2))
         return

@@ -161,7 +161,7 @@ def test_eval_of_a_malformed_question_file_fails(ragfood, tmp_path):
     questions = tmp_path / "questions.json"
     questions.write_text(json.dumps([{"expected_ids": []}]))
     result = ragfood("eval", str(questions))
-    assert result.exit_code == 1 and "item 0 needs a 'question'" in result.output
+    assert result.exit_code == 1 and "item 0: 'question' is missing" in result.output
 
 
 def test_eval_without_a_token_names_the_missing_setting_without_a_traceback(ragfood, tmp_path):

@@ -160,7 +160,7 @@ def test_invoke_with_an_unusable_env_vars_file_names_it(ragfood, tmp_path):
         ("", "is empty; expected JSON"),
         (b"\xff\xfe[", "is not UTF-8 text"),
         ("[]", "holds no questions"),
-        ('[{"question": "  "}]', "item 0 needs a 'question' string"),
+        ('[{"question": "  "}]', "item 0: 'question' is blank"),
     ],
 )
 def test_eval_on_a_malformed_questions_file_names_it(ragfood, tmp_path, content, problem):
