@@ -227,7 +227,10 @@ def parse_vector(value: Any, dimension: int, where: str) -> np.ndarray:
     with np.errstate(over="ignore"):  # beyond float32: infinity, refused just below
         vector = inferred.astype(np.float32)
     if not np.all(np.isfinite(vector)):
-        raise bad_request(f"The vector of {where} contains a value that is not a finite number")
+        raise bad_request(
+            f"The vector of {where} contains a value that is not a finite 32-bit float "
+            "(at most ±3.4e38)"
+        )
     return vector
 
 

@@ -138,12 +138,16 @@ class VectorService:
     def update(self, namespace: str, body: Any, params: Mapping[str, str]) -> dict[str, int]:
         request = parse_update(body, self.dimension, self.hybrid)
         vector, sparse = request.vector, request.sparse
+        stale_sparse = False
         if request.data is not None and self.embedder is not None:
             # New data on an index with embedding models means new vectors, as on Upstash.
             if vector is None:
                 vector = self._embed([request.data])[0]
             if sparse is None:
                 sparse = self._sparse_documents([request.data])[0]
+                # A dense-only service computes none: drop the BM25 vector of the old data, so
+                # a hybrid service on this data dir recomputes it rather than match old words.
+                stale_sparse = sparse is None
         updated = self.store.update(
             namespace,
             request.id,
@@ -152,6 +156,7 @@ class VectorService:
             metadata=request.metadata,
             patch=request.patch,
             sparse=sparse,
+            drop_sparse=stale_sparse,
         )
         return {"updated": int(updated)}
 

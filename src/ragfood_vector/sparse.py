@@ -85,7 +85,8 @@ def parse_sparse_vector(value: Any, where: str) -> SparseVector:
         value_array = raw_values.astype(np.float32)
     if not np.all(np.isfinite(value_array)):
         raise bad_request(
-            f"The sparseVector values of {where} contain a value that is not a finite number"
+            f"The sparseVector values of {where} contain a value that is not a finite 32-bit float "
+            "(at most ±3.4e38)"
         )
     order = np.argsort(index_array, kind="stable")
     index_array, value_array = index_array[order], value_array[order]

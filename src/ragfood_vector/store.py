@@ -223,7 +223,9 @@ class VectorStore:
         metadata: dict[str, Any] | None,
         patch: bool,
         sparse: SparseVector | None = None,
+        drop_sparse: bool = False,
     ) -> bool:
+        """Change what is given (None: unchanged); ``drop_sparse`` clears the sparse vector."""
         with self._transaction() as conn:
             row = conn.execute(
                 "SELECT metadata FROM vectors WHERE namespace = ? AND id = ?",
@@ -239,7 +241,7 @@ class VectorStore:
             if data is not None:
                 assignments.append("data = ?")
                 params.append(data)
-            if sparse is not None:
+            if sparse is not None or drop_sparse:
                 assignments.append("sparse_indices = ?, sparse_values = ?")
                 params.extend(_sparse_columns(sparse))
             if metadata is not None:

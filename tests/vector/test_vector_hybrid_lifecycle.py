@@ -154,6 +154,23 @@ def test_a_hybrid_data_dir_can_be_served_dense_only(
     assert len(dense.index().query(data="soup", top_k=10, namespace="ns")) == 4
 
 
+def test_data_changed_while_served_dense_only_is_what_the_sparse_side_matches_again(
+    start_vector_server: StartServer, tmp_path: Path
+) -> None:
+    first = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
+    load(first.index(), "ns")
+    first.stop()
+    dense = start_vector_server(sparse="none", embedder="hash", data_dir=tmp_path)
+    assert dense.index().update("pho", data="Ramen: wheat noodles in pork broth.", namespace="ns")
+    dense.stop()
+
+    hybrid = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
+
+    # The old words are gone with the old text; the new ones match.
+    assert sparse(hybrid.index(), "ns", "beef herbs") == {}
+    assert set(sparse(hybrid.index(), "ns", "ramen pork")) == {"pho"}
+
+
 def test_a_data_dir_from_before_hybrid_indexes_is_upgraded_in_place(
     start_vector_server: StartServer, tmp_path: Path
 ) -> None:

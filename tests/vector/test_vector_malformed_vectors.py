@@ -108,3 +108,17 @@ def test_an_integer_literal_is_a_number_however_it_is_written(
     assert response.status_code == 200, response.text
     [big] = hybrid_index.fetch("big", include_vectors=True, namespace=fresh_namespace)
     assert big is not None and big.sparse_vector == SparseVector([4], [1e30])
+
+
+def test_a_value_beyond_a_32_bit_float_is_refused_naming_the_range(
+    post: Post, fresh_namespace: str
+) -> None:
+    # Upstash stores 32-bit floats: 1e39 is valid JSON but would be stored as infinity.
+    for body in [
+        {"id": "a", "vector": DENSE, "sparseVector": {"indices": [1], "values": [1e39]}},
+        {"id": "a", "vector": [1e39, *DENSE[1:]], "sparseVector": SPARSE},
+    ]:
+        response = post(f"upsert/{fresh_namespace}", body)
+
+        assert response.status_code == 400, response.text
+        assert "32-bit float" in response.json()["error"], response.text
