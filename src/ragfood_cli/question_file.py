@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragfood.pipeline import InvalidQuestion, clean_question
 from ragfood.vector import build_filter
 from ragfood_cli.json_file import kind_of, load_json
 
@@ -141,13 +142,21 @@ def _question(item: Any) -> Question:
         if isinstance(text, str):
             what = "is blank"
         raise ValueError(f"'question' {what}; it must be the question's text")
+    try:
+        # Exactly what the ask API would search for, or its refusal: a question users cannot ask
+        # must not be measured as one (a 100,000-character one scored as a plain miss).
+        text = clean_question(text)
+    except InvalidQuestion as exc:
+        raise ValueError(
+            f"{str(exc).replace('question:', repr('question'), 1)} (as the ask API takes questions)"
+        ) from None
     expected = _expected_ids(item.get("expected_ids"))
     kind = item.get("kind")
     if kind is None or (isinstance(kind, str) and not kind.strip()):
         kind = ANSWERABLE_KIND if expected else NO_ANSWER_KIND
     elif not isinstance(kind, str | int):
         raise ValueError(f"'kind' must be a string, got {kind_of(kind)}")
-    return Question(text.strip(), expected, str(kind).strip(), _filter(item))
+    return Question(text, expected, str(kind).strip(), _filter(item))
 
 
 def _misspelt(key: str) -> str | None:

@@ -111,6 +111,10 @@ def test_questions_without_a_kind_are_reported_as_answerable_or_not(ragfood, ing
         ),
         ([OURS[0], None], "item 1: expected a question object, got null"),
         ([{"question": 5, "expected_ids": []}], "item 0: 'question' is a number"),
+        (
+            [OURS[0], {"question": "pho " * 600, "expected_ids": ["pho"]}],
+            "item 1: 'question' must be at most 2000 characters (as the ask API takes questions)",
+        ),
         ([{"question": "pho", "expected_ids": [1.5]}], "item 0: 'expected_ids'[0] must be an item"),
         ([{"question": "pho", "expected_ids": {"id": "pho"}}], "item 0: 'expected_ids' must be"),
         ([{"question": "pho", "expected_ids": [], "region": 3}], "item 0: 'region' must be a"),
