@@ -164,6 +164,9 @@ def test_questions_about_another_index_or_namespace_fail(ragfood, ingested, tmp_
     assert empty.exit_code == 1
     assert "namespace 'elsewhere' of the index holds no items" in empty.stderr
     assert "--namespace elsewhere" in empty.stderr  # how to fill it
+    unusable = ragfood("eval", str(questions), "--namespace", "kb/2")
+    assert unusable.exit_code == 1
+    assert "namespace 'kb/2' cannot be used: it would change the request's URL" in unusable.stderr
     other = _write(tmp_path, [{"question": "q", "expected_ids": ["nope", "nada"]}], "other.json")
     unrelated = ragfood("eval", str(other))
     assert unrelated.exit_code == 1
