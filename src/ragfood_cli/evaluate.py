@@ -88,15 +88,21 @@ class EvalResult:
             "questions": self.answerable + self.unanswerable,
             "answerable": self.answerable,
             "unanswerable": self.unanswerable,
-            **{f"recall@{k}": round(self.recall(k), 3) for k in KS},
-            "mrr": round(self.mrr, 3),
+            # A rate over no questions is null, not 0.0: a set without unanswerable questions
+            # has not shown that nothing is refused.
+            **{f"recall@{k}": _rate(self.recall(k), self.answerable) for k in KS},
+            "mrr": _rate(self.mrr, self.answerable),
             "min_score": self.min_score,
             "lexical_weight": self.lexical_weight,
-            "no_answer_refused": round(self.refusal_rate, 3),
-            "answerable_wrongly_refused": round(self.false_refusal_rate, 3),
+            "no_answer_refused": _rate(self.refusal_rate, self.unanswerable),
+            "answerable_wrongly_refused": _rate(self.false_refusal_rate, self.answerable),
             "by_kind": self.by_kind,
             "misses": self.misses,
         }
+
+
+def _rate(value: float, over: int) -> float | None:
+    return round(value, 3) if over else None
 
 
 def load_questions(path: Path) -> list[Question]:

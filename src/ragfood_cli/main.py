@@ -547,11 +547,15 @@ def _metrics_table(title: str, data: dict[str, Any], setting: str) -> Any:
     table = Table(title=escape(title))
     table.add_column("metric")
     table.add_column("value", justify="right")
+
+    def rate(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"  # no question of that kind
+
     for k in KS:
-        table.add_row(f"recall@{k}", f"{data[f'recall@{k}']:.3f}")
-    table.add_row("MRR", f"{data['mrr']:.3f}")
-    table.add_row(f"no-answer refused ({setting})", f"{data['no_answer_refused']:.3f}")
-    table.add_row("answerable wrongly refused", f"{data['answerable_wrongly_refused']:.3f}")
+        table.add_row(f"recall@{k}", rate(data[f"recall@{k}"]))
+    table.add_row("MRR", rate(data["mrr"]))
+    table.add_row(f"no-answer refused ({setting})", rate(data["no_answer_refused"]))
+    table.add_row("answerable wrongly refused", rate(data["answerable_wrongly_refused"]))
     for kind, values in data["by_kind"].items():
         table.add_row(f"  {escape(kind)} ({values['questions']})", f"{values['score']:.3f}")
     return table

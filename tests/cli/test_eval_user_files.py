@@ -250,3 +250,16 @@ def test_every_miss_in_the_json_has_the_same_shape(ragfood, ingested, tmp_path):
     for miss in misses:
         assert set(miss) == {"question", "got", "refused", "expected"}
         assert miss["got"] == [] and miss["refused"] is True
+
+
+def test_a_rate_over_no_questions_is_not_reported_as_zero(ragfood, ingested, tmp_path):
+    # "no-answer refused 0.000" on a set without unanswerable questions reads as a failure.
+    only_answerable = _write(tmp_path, OURS[:2], "answerable.json")
+    data = json.loads(ragfood("eval", str(only_answerable), "--json", env=ENV).stdout)
+    assert (data["no_answer_refused"], data["recall@1"]) == (None, 1.0)
+    table = ragfood("eval", str(only_answerable), env=ENV).stdout
+    assert re.search(r"no-answer refused .*n/a", table), table
+    only_unanswerable = _write(tmp_path, OURS[2:], "unanswerable.json")
+    data = json.loads(ragfood("eval", str(only_unanswerable), "--json", env=ENV).stdout)
+    assert (data["recall@3"], data["mrr"], data["answerable_wrongly_refused"]) == (None,) * 3
+    assert data["no_answer_refused"] == 1.0
