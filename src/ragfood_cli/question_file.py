@@ -93,6 +93,8 @@ def _items(path: Path) -> Iterator[tuple[str, Any]]:
             raise
         yield from lines
         return
+    if isinstance(data, dict) and "question" in data and "questions" not in data:
+        data = [data]  # one question: a JSON Lines file of one line
     if isinstance(data, dict):
         if "questions" not in data:
             keys = ", ".join(repr(k) for k in list(data)[:5]) or "none"

@@ -75,6 +75,7 @@ OTHER_SHAPES = {
     "JSON Lines": "\n".join(json.dumps(q) for q in OURS) + "\n",
     "UTF-8 BOM": b"\xef\xbb\xbf" + json.dumps(OURS).encode(),
 }
+ONE = {"question": "Vietnamese beef noodle soup", "expected_ids": ["pho"]}
 
 
 @pytest.mark.parametrize("shape", list(OTHER_SHAPES))
@@ -84,6 +85,13 @@ def test_a_question_set_written_differently_measures_the_same(ragfood, ingested,
     theirs = ragfood("eval", str(_write(tmp_path, OTHER_SHAPES[shape])), "--json", env=ENV)
     assert theirs.exit_code == 0, theirs.output
     assert _figures(json.loads(theirs.stdout)) == _figures(json.loads(ours.stdout)) == (2, 1, 1, 1)
+
+
+def test_a_file_of_one_question_object_is_a_set_of_one(ragfood, ingested, tmp_path):
+    # What a JSON Lines file of one line looks like.
+    result = ragfood("eval", str(_write(tmp_path, ONE, "one.jsonl")), "--json", env=ENV)
+    assert result.exit_code == 0, result.output
+    assert _figures(json.loads(result.stdout)) == (1, 0, 1.0, None)
 
 
 def test_questions_without_a_kind_are_reported_as_answerable_or_not(ragfood, ingested, tmp_path):
