@@ -139,6 +139,11 @@ def _question(item: Any) -> Question:
         if key not in FIELDS and (meant := _misspelt(str(key))):
             raise ValueError(f"unknown field {key!r}; did you mean {meant!r}?")
     text = item.get("question")
+    if text is None and {"id", "text"} <= item.keys():
+        raise ValueError(
+            "has an 'id' and a 'text' but no 'question': this looks like a knowledge base (load "
+            "it with `ragfood ingest`), not labelled questions"
+        )
     if not isinstance(text, str) or not text.strip():
         what = "is missing" if text is None else f"is {kind_of(text)}"
         if isinstance(text, str):

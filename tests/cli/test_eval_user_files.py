@@ -117,6 +117,7 @@ def test_questions_without_a_kind_are_reported_as_answerable_or_not(ragfood, ing
             [{"question": "pho", "answers": ["pho"]}],
             "no question has an 'expected_ids' field",
         ),
+        (FOODS, "item 0: has an 'id' and a 'text' but no 'question': this looks like a knowledge"),
         ([OURS[0], None], "item 1: expected a question object, got null"),
         ([{"question": 5, "expected_ids": []}], "item 0: 'question' is a number"),
         (
