@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,15 @@ def read_questions(path: Path) -> QuestionFile:
         seen[key] = (where, question)
         result.questions.append(question)
         result.where.append(where)
+    # A kind's score is recall@3 for answerable questions and the share refused for the others:
+    # a kind that holds both gets one row for each, not their average.
+    shared = {q.kind for q in result.questions if q.answerable} & {
+        q.kind for q in result.questions if not q.answerable
+    }
+    result.questions = [
+        replace(q, kind=f"{q.kind}, no answer") if q.kind in shared and not q.answerable else q
+        for q in result.questions
+    ]
     if not any("expected_ids" in item for _, item in items):
         raise ValueError(
             f"{path}: no question has an 'expected_ids' field (the ids of the items that answer "

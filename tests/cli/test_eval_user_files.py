@@ -87,6 +87,18 @@ def test_a_question_set_written_differently_measures_the_same(ragfood, ingested,
     assert _figures(json.loads(theirs.stdout)) == _figures(json.loads(ours.stdout)) == (2, 1, 1, 1)
 
 
+def test_a_kind_of_answerable_and_unanswerable_questions_gets_a_row_for_each(
+    ragfood, ingested, tmp_path
+):
+    # Averaged, recall of the answerable ones and refusals of the others mean nothing.
+    mixed = [{**q, "kind": "hard"} for q in OURS]
+    data = json.loads(ragfood("eval", str(_write(tmp_path, mixed)), "--json", env=ENV).stdout)
+    assert data["by_kind"] == {
+        "hard": {"questions": 2, "score": 1.0},
+        "hard, no answer": {"questions": 1, "score": 1.0},
+    }
+
+
 def test_a_file_of_one_question_object_is_a_set_of_one(ragfood, ingested, tmp_path):
     # What a JSON Lines file of one line looks like.
     result = ragfood("eval", str(_write(tmp_path, ONE, "one.jsonl")), "--json", env=ENV)
