@@ -419,23 +419,54 @@ def check_against_index(
         return []
     found = gateway.fetch_items(ids, namespace)
     missing = [i for i in ids if i not in found]
+    near = _near_ids(missing, namespace, gateway)
     if len(missing) == len(ids):
         sample = ", ".join(repr(i) for i in ids[:3])
+        hint = "; ".join(f"the index has {near[i]!r} for {i!r}" for i in list(near)[:3])
         raise ValueError(
-            f"{path}: none of its {len(ids)} expected ids ({sample}...) is in {where}: are the "
-            "questions about another knowledge base or namespace?"
+            f"{path}: none of its {len(ids)} expected ids ({sample}...) is in {where}: "
+            + (
+                f"{hint} (ids must match exactly)"
+                if near
+                else "are the questions about another knowledge base or namespace?"
+            )
         )
     if not missing:
         return []
     named = []
     for i in missing[:5]:
         items = [w for q, w in zip(file.questions, file.where, strict=True) if i in q.expected_ids]
-        named.append(f"{i!r} ({', '.join(items[:3])}{', ...' if len(items) > 3 else ''})")
+        more_items = ", ..." if len(items) > 3 else ""
+        like = f"; the index has {near[i]!r}" if i in near else ""
+        named.append(f"{i!r} ({', '.join(items[:3])}{more_items}{like})")
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     return [
         f"{path}: {len(missing)} expected id(s) not in {where} (a typo, or an item not ingested): "
         f"{'; '.join(named)}{more}; questions naming only these count as misses"
     ]
+
+
+def _near_ids(missing: Sequence[str], namespace: str, gateway: VectorGateway) -> dict[str, str]:
+    """For ids the index lacks, an id it holds that differs only in case, surrounding spaces or
+    spaces for hyphens ("Cornish pasty" for "cornish-pasty"): one more fetch."""
+    variants: dict[str, str] = {}
+    for i in missing[:1000]:
+        plain = i.strip()
+        for variant in (
+            plain,
+            plain.casefold(),
+            "-".join(plain.casefold().replace("_", " ").split()),
+        ):
+            if variant != i:
+                variants.setdefault(variant, i)
+    if not variants:
+        return {}
+    found = gateway.fetch_items(list(variants), namespace)
+    near: dict[str, str] = {}
+    for variant in variants:
+        if variant in found:
+            near.setdefault(variants[variant], variant)
+    return near
 
 
 def calibration_problem(questions: Sequence[Question], folds: int) -> str | None:

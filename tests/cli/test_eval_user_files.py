@@ -284,3 +284,14 @@ def test_a_rate_over_no_questions_is_not_reported_as_zero(ragfood, ingested, tmp
     data = json.loads(ragfood("eval", str(only_unanswerable), "--json", env=ENV).stdout)
     assert (data["recall@3"], data["mrr"], data["answerable_wrongly_refused"]) == (None,) * 3
     assert data["no_answer_refused"] == 1.0
+
+
+def test_an_id_that_differs_only_in_case_or_spacing_is_pointed_at(ragfood, ingested, tmp_path):
+    near = [OURS[0], {"question": "Japanese rice cake", "expected_ids": [" Mochi"]}, OURS[2]]
+    result = ragfood("eval", str(_write(tmp_path, near)), "--json", env=ENV)
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert "' Mochi' (item 1; the index has 'mochi')" in warning
+    shouted = _write(tmp_path, [{"question": "pho", "expected_ids": ["PHO"]}], "shouted.json")
+    result = ragfood("eval", str(shouted))
+    assert result.exit_code == 1
+    assert "the index has 'pho' for 'PHO' (ids must match exactly)" in result.stderr
