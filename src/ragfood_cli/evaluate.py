@@ -421,10 +421,10 @@ def check_against_index(
     missing = [i for i in ids if i not in found]
     near = _near_ids(missing, namespace, gateway)
     if len(missing) == len(ids):
-        sample = ", ".join(repr(i) for i in ids[:3])
+        sample = ", ".join(repr(i) for i in ids[:3]) + (", ..." if len(ids) > 3 else "")
         hint = "; ".join(f"the index has {near[i]!r} for {i!r}" for i in list(near)[:3])
         raise ValueError(
-            f"{path}: none of its {len(ids)} expected ids ({sample}...) is in {where}: "
+            f"{path}: none of its {len(ids)} expected ids ({sample}) is in {where}: "
             + (
                 f"{hint} (ids must match exactly)"
                 if near

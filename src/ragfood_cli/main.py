@@ -475,7 +475,15 @@ def doctor() -> None:
 
 @app.command("eval")
 def evaluate(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Labelled questions.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help='Labelled questions: a JSON array (or JSON Lines) of {"question", '
+            '"expected_ids": [ids that answer it; [] if none], "kind"?, "region"?, "type"?}.',
+        ),
+    ],
     as_json: JsonFlag = False,
     namespace: Namespace = None,
     calibrate: Annotated[
