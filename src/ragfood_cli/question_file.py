@@ -5,6 +5,8 @@ The format: a JSON array (or `{"questions": [...]}`, or JSON Lines, one question
 `expected_ids` lists the items that answer the question; `[]`, `null`, `""` or no field at all
 mean the data cannot answer it (a single id may be a plain string, an integer id is read as its
 digits). `region` / `type` filter the sources as the ask API's fields do. Other fields are ignored.
+A question is cleaned and limited as the ask API does (`clean_question`). Without a `kind`, a
+question is "answerable" or "no_answer"; a kind holding both gets a "<kind>, no answer" row too.
 
 We accept what has one meaning and refuse the rest with the file, the item and the field named:
 a misspelt field (`expected_id`) or a file in which no question names its answers would otherwise
