@@ -511,10 +511,11 @@ def evaluate(
     questions = labelled.questions
     if calibrate and (problem := ev.calibration_problem(questions, folds)):
         raise _fail(f"{file}: {problem}")
-    ns = settings.namespace if namespace is None else namespace
+    ns, notes = _eval_namespace(file, labelled.namespace, namespace, settings.namespace)
     try:
         retriever = services.pipeline().retriever
-        warnings = labelled.warnings + ev.check_against_index(file, labelled, ns, retriever.gateway)
+        warnings = notes + labelled.warnings
+        warnings += ev.check_against_index(file, labelled, ns, retriever.gateway)
         for warning in warnings:
             errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         with stage_progress(quiet=as_json) as progress:
@@ -533,11 +534,12 @@ def evaluate(
         if note := ev.calibration_note(report):
             errors.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
             warnings.append(note)
-        _print_calibration(file, report, kind, as_json, warnings)
+        _print_calibration(file, report, kind, as_json, warnings, ns)
         return
     current = RelevanceSettings(settings.lexical_weight, settings.min_score)
     data = ev.evaluate(observations, current).as_dict()
     data["retrieval"] = kind
+    data["namespace"] = ns
     data["warnings"] = warnings
     if as_json:
         print(json.dumps(data, indent=2))
@@ -545,6 +547,18 @@ def evaluate(
     title = f"retrieval on {file.name} ({data['questions']} questions, {kind} index)"
     setting = f"min score {settings.min_score}, lexical weight {settings.lexical_weight}"
     console.print(_metrics_table(title, data, setting))
+
+
+def _eval_namespace(
+    file: Path, in_file: str | None, option: str | None, configured: str
+) -> tuple[str, list[str]]:
+    """The namespace to measure: --namespace, else the one the questions file names, else
+    RAGFOOD_NAMESPACE; and a line saying so when the choice is not the obvious one."""
+    if in_file is None or in_file == (configured if option is None else option):
+        return (configured if option is None else option), []
+    if option is not None:
+        return option, [f"{file} names namespace {in_file!r}; measuring {option!r} (--namespace)"]
+    return in_file, [f"measuring namespace {in_file!r}, which {file} names (--namespace overrides)"]
 
 
 def _metrics_table(title: str, data: dict[str, Any], setting: str) -> Any:
@@ -570,12 +584,13 @@ def _metrics_table(title: str, data: dict[str, Any], setting: str) -> Any:
 
 
 def _print_calibration(
-    file: Path, report: Any, kind: str, as_json: bool, warnings: list[str]
+    file: Path, report: Any, kind: str, as_json: bool, warnings: list[str], namespace: str
 ) -> None:
     from rich.table import Table
 
     data = report.as_dict()
     data["retrieval"] = kind
+    data["namespace"] = namespace
     data["warnings"] = warnings
     if as_json:
         print(json.dumps(data, indent=2))

@@ -4,7 +4,9 @@ The format: a JSON array (or `{"questions": [...]}`, or JSON Lines, one question
 `{"question": str, "expected_ids": [id, ...], "kind"?: str, "region"?: str, "type"?: str}`.
 `expected_ids` lists the items that answer the question; `[]`, `null`, `""` or no field at all
 mean the data cannot answer it (a single id may be a plain string, an integer id is read as its
-digits). `region` / `type` filter the sources as the ask API's fields do. Other fields are ignored.
+digits). `region` / `type` filter the sources as the ask API's fields do; a `namespace` (of the
+wrapping object or of the questions, one for the whole file) is measured unless `--namespace` says
+otherwise. Other fields are ignored.
 A question is cleaned and limited as the ask API does (`clean_question`). Without a `kind`, a
 question is "answerable" or "no_answer"; a kind holding both gets a "<kind>, no answer" row too.
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from ragfood.pipeline import InvalidQuestion, clean_question
 from ragfood.vector import build_filter
 from ragfood_cli.json_file import kind_of, load_json
 
-FIELDS = ("question", "expected_ids", "kind", "region", "type")
+FIELDS = ("question", "expected_ids", "kind", "region", "type", "namespace")
 NO_ANSWER_KIND = "no_answer"  # the kind of a question without expected ids, unless it names one
 ANSWERABLE_KIND = "answerable"
 
@@ -50,14 +51,15 @@ class QuestionFile:
     questions: list[Question]
     warnings: list[str] = field(default_factory=list)
     where: list[str] = field(default_factory=list)  # per question: "item 3" / "line 4"
+    namespace: str | None = None  # the namespace the file names (its own or its questions')
 
 
 def read_questions(path: Path) -> QuestionFile:
     """The file's questions, or a ValueError naming the file, the item and the problem."""
-    items = list(_items(path))
+    items, namespace = _items(path)
     if not items:
         raise ValueError(f"{path}: holds no questions")
-    result = QuestionFile([])
+    result = QuestionFile([], namespace=_namespace(path, namespace, items))
     seen: dict[str, tuple[str, Question]] = {}
     for where, item in items:
         try:
@@ -94,16 +96,17 @@ def read_questions(path: Path) -> QuestionFile:
     return result
 
 
-def _items(path: Path) -> Iterator[tuple[str, Any]]:
-    """(where, item) for each question of a JSON array, a wrapping object or JSON Lines."""
+def _items(path: Path) -> tuple[list[tuple[str, Any]], Any]:
+    """(where, item) for each question of a JSON array, a wrapping object or JSON Lines; and the
+    wrapping object's "namespace" (None if none)."""
     try:
         data = load_json(path)
     except ValueError:
         lines = _json_lines(path)
         if lines is None:
             raise
-        yield from lines
-        return
+        return lines, None
+    namespace = None
     if isinstance(data, dict) and "question" in data and "questions" not in data:
         data = [data]  # one question: a JSON Lines file of one line
     if isinstance(data, dict):
@@ -113,13 +116,35 @@ def _items(path: Path) -> Iterator[tuple[str, Any]]:
                 f"{path}: expected a JSON array of questions (or an object with a 'questions' "
                 f"array), got an object with keys {keys}"
             )
+        namespace = data.get("namespace")
         data = data["questions"]
         if not isinstance(data, list):
             raise ValueError(f"{path}: 'questions' must be an array, got {kind_of(data)}")
     elif not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON array of questions, got {kind_of(data)}")
-    for n, item in enumerate(data):
-        yield f"item {n}", item
+    return [(f"item {n}", item) for n, item in enumerate(data)], namespace
+
+
+def _namespace(path: Path, file_namespace: Any, items: list[tuple[str, Any]]) -> str | None:
+    """The one namespace the file or its questions name, if any; several are refused (one run
+    measures one namespace)."""
+    named = [("the file", file_namespace)] if file_namespace is not None else []
+    named += [
+        (where, item["namespace"])
+        for where, item in items
+        if isinstance(item, dict) and item.get("namespace") is not None
+    ]
+    for where, value in named:
+        if not isinstance(value, str):
+            raise ValueError(f"{path}: {where}: 'namespace' must be a string, got {kind_of(value)}")
+    if len({value for _, value in named}) > 1:
+        first, a = named[0]
+        second, b = next(n for n in named[1:] if n[1] != a)
+        raise ValueError(
+            f"{path}: {first} names namespace {a!r} and {second} {b!r}: one run measures one "
+            "namespace; split the questions"
+        )
+    return named[0][1] if named else None
 
 
 def _json_lines(path: Path) -> list[tuple[str, Any]] | None:

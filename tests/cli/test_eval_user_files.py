@@ -295,3 +295,23 @@ def test_an_id_that_differs_only_in_case_or_spacing_is_pointed_at(ragfood, inges
     result = ragfood("eval", str(shouted))
     assert result.exit_code == 1
     assert "the index has 'pho' for 'PHO' (ids must match exactly)" in result.stderr
+
+
+def test_the_namespace_a_questions_file_names_is_measured(ragfood, fresh_namespace, tmp_path):
+    kb = f"{fresh_namespace}-kb"
+    foods = _write(tmp_path, FOODS, "foods.json")
+    assert ragfood("ingest", str(foods), "--namespace", kb).exit_code == 0
+    questions = _write(tmp_path, {"namespace": kb, "questions": OURS})
+    result = ragfood("eval", str(questions), "--json", env=ENV)  # RAGFOOD_NAMESPACE is empty
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["namespace"], _figures(data)) == (kb, (2, 1, 1.0, 1.0))
+    assert data["warnings"] == [
+        f"measuring namespace {kb!r}, which {questions} names (--namespace overrides)"
+    ]
+    overridden = ragfood("eval", str(questions), "--namespace", fresh_namespace)
+    assert overridden.exit_code == 1 and "holds no items" in overridden.stderr
+    split = _write(tmp_path, [dict(OURS[0], namespace=kb), dict(OURS[2], namespace="b")], "s.json")
+    result = ragfood("eval", str(split))
+    assert result.exit_code == 1
+    assert f"{split}: item 0 names namespace {kb!r} and item 1 'b'" in result.stderr
