@@ -7,7 +7,7 @@ Pure functions, no I/O. A candidate's relevance is a blend of two pieces of evid
   the tokenisation Upstash's hosted BM25 uses (English stop words removed, Snowball stems), plus
   accent folding so that "hakarl" matches "hákarl", and question-framing words ("recommend",
   "difference", "dish", …; `question_terms`) left out; each word weighted by how rare it is among
-  the candidates (`term_weights`).
+  the question's candidates, whatever filter narrows them (`term_weights`, `merge_candidates`).
 
     relevance = (1 - lexical_weight) * dense + lexical_weight * coverage
 
@@ -167,7 +167,10 @@ class RelevanceSettings(NamedTuple):
 
 
 def merge_candidates(
-    question: str, dense: Sequence[Found], sparse: Sequence[Found] = ()
+    question: str,
+    dense: Sequence[Found],
+    sparse: Sequence[Found] = (),
+    unfiltered: Sequence[Found] = (),
 ) -> list[Candidate]:
     """Candidates from a dense list (best first, normalised scores) and a sparse list.
 
@@ -175,13 +178,19 @@ def merge_candidates(
     score is at most that (it did not make the dense list), so the bound never helps it more than
     it deserves on the dense side; its coverage is exact. Sparse scores themselves are not used:
     they are unbounded and depend on the corpus.
+
+    Word rarity (`term_weights`) is measured among the candidates, or, for a filtered question,
+    among its `unfiltered` candidates: a filter narrows which items may answer, not how relevant
+    an item is. Among the few items a filter admits, a word they all lack would outweigh the
+    answer's own name, and the answer would be refused only because a filter was set.
     """
     floor = min((found.score for found in dense), default=0.0)
     unique: dict[str, tuple[Found, bool]] = {}
     for found, known in [(f, True) for f in dense] + [(f, False) for f in sparse]:
         unique.setdefault(found.id, (found, known))
     terms = {item_id: content_terms(found.document) for item_id, (found, _) in unique.items()}
-    weights = term_weights(question_terms(question), list(terms.values()))
+    around = {found.id: content_terms(found.document) for found in unfiltered} or terms
+    weights = term_weights(question_terms(question), list(around.values()))
     return [
         Candidate(
             found.id,

@@ -55,15 +55,21 @@ class Retriever:
     def candidates(
         self, question: str, *, namespace: str = "", filter_: str = "", top_k: int = 4
     ) -> list[Candidate]:
-        """Every candidate with its evidence, unranked (`ragfood eval --calibrate` uses these)."""
-        dense, sparse = self.gateway.find(
+        """Every candidate with its evidence, unranked (`ragfood eval --calibrate` uses these).
+
+        A filtered question also gets its unfiltered candidates, in the same request, for
+        weighing its words (`merge_candidates`).
+        """
+        found = self.gateway.find_each(
             question,
+            filters=(filter_, "") if filter_ else ("",),
             namespace=namespace,
             depth=max(self.depth, top_k),
-            filter_=filter_,
             hybrid=self.hybrid,
         )
-        return merge_candidates(question, dense, sparse)
+        (dense, sparse), *unfiltered = found
+        around = [hit for lists in unfiltered for side in lists for hit in side]
+        return merge_candidates(question, dense, sparse, around)
 
     def retrieve(
         self,

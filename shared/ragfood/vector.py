@@ -251,36 +251,55 @@ class VectorGateway:
         filter_: str = "",
         hybrid: bool = False,
     ) -> tuple[list[Found], list[Found]]:
-        """The dense and the sparse candidates for a question, in ONE request.
+        """The dense and the sparse candidates for a question, in ONE request (`find_each`)."""
+        (found,) = self.find_each(
+            text, filters=(filter_,), namespace=namespace, depth=depth, hybrid=hybrid
+        )
+        return found
 
-        On a hybrid index both lists come from one batch request to /query-data (a JSON array,
-        one query per queryMode; the SDK's query_many cannot set queryMode in 0.8.x, so we build
-        the body and send it through the SDK's own request path). Dense scores are normalised
-        0..1; sparse scores are not used. On a dense-only index the sparse list is empty.
+    def find_each(
+        self,
+        text: str,
+        *,
+        filters: Sequence[str],
+        namespace: str = "",
+        depth: int = 10,
+        hybrid: bool = False,
+    ) -> list[tuple[list[Found], list[Found]]]:
+        """The dense and the sparse candidates for a question under each filter, in ONE request.
+
+        On a hybrid index every list comes from one batch request to /query-data (a JSON array,
+        one query per filter and queryMode; the SDK's query_many cannot set queryMode in 0.8.x,
+        so we build the body and send it through the SDK's own request path). Dense scores are
+        normalised 0..1; sparse scores are not used. On a dense-only index the sparse lists are
+        empty (one filter: the SDK's own query).
         """
         _usable(namespace)
         with _translated(self.url):
-            if not hybrid:
-                dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filter_)
-                return [_found(r) for r in dense_only], []
+            if not hybrid and len(filters) == 1:
+                dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filters[0])
+                return [([_found(r) for r in dense_only], [])]
             query: dict[str, Any] = {
                 "data": text,
                 "topK": depth,
                 "includeMetadata": True,
                 "includeData": True,
                 "includeVectors": False,
-                "filter": filter_,
             }
-            path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
-            payload = [
-                {**query, "queryMode": "DENSE"},
-                {**query, "queryMode": "SPARSE", "weightingStrategy": "IDF"},
-            ]
-            dense, sparse = self._index._execute_request(payload=payload, path=path)
-            return (
-                [_found(QueryResult._from_json(obj)) for obj in dense],
-                [_found(QueryResult._from_json(obj)) for obj in sparse],
+            modes: list[dict[str, str]] = (
+                [{"queryMode": "DENSE"}, {"queryMode": "SPARSE", "weightingStrategy": "IDF"}]
+                if hybrid
+                else [{}]
             )
+            payload = [{**query, "filter": f, **mode} for f in filters for mode in modes]
+            path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
+            lists = [
+                [_found(QueryResult._from_json(obj)) for obj in results]
+                for results in self._index._execute_request(payload=payload, path=path)
+            ]
+            if not hybrid:
+                return [(dense, []) for dense in lists]
+            return [(lists[i], lists[i + 1]) for i in range(0, len(lists), 2)]
 
     def stored_hashes(self, namespace: str = "") -> dict[str, str | None]:
         """id -> content hash of everything in the namespace (None for vectors we did not write)."""
