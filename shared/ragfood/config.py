@@ -163,6 +163,11 @@ def namespace_problem(name: str) -> str | None:
             "it would change the request's URL (no '/', '?', '#', '%', '\\' or control "
             "characters; not '.' or '..')"
         )
+    if name != name.strip():
+        return (
+            "it begins or ends with spaces, which make it a namespace of its own "
+            "('acme ' is not 'acme')"
+        )
     return None
 
 

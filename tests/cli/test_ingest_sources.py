@@ -85,12 +85,13 @@ def test_a_used_up_quota_exits_1_saying_so(ragfood, tmp_path, start_vector_serve
     assert "failed" in result.output and "used up a quota" in result.output
 
 
-@pytest.mark.parametrize("namespace", ["#acme", "acme?x=1", "acme/eu", ".."])
-def test_a_namespace_that_would_change_the_request_url_is_refused(
+@pytest.mark.parametrize("namespace", ["#acme", "acme?x=1", "acme/eu", "..", "acme ", " ", " a"])
+def test_an_unusable_namespace_is_refused_before_anything_is_written(
     ragfood, tmp_path, vector_server, namespace
 ):
     # Sent as a path segment, "#acme" would write into the default namespace, over items other
-    # files own there (the sync saw an empty "#acme"), and "acme?x=1" into "acme".
+    # files own there (the sync saw an empty "#acme"), and "acme?x=1" into "acme". "acme " is a
+    # namespace of its own: a stray space would put the items where no ask looks for them.
     index = Index(url=vector_server.url, token=vector_server.token)
     before = index.info().namespaces
     result = ragfood(
