@@ -509,29 +509,37 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 @contextmanager
 def _translated(url: str) -> Iterator[None]:
-    """Turn transport and SDK failures into our typed errors; never leak a token."""
-    host = httpx.URL(url).host or url
+    """Turn transport and SDK failures into our typed errors; never leak a token.
+
+    The host is parsed from `url` only when a call fails, not on every request (~20 us each).
+    """
     try:
         yield
     except VectorError:
         raise
     except DeadlineReached:
         raise VectorUnavailable(
-            f"vector index at {host} timed out: no answer within the time budget (the ask's "
+            f"vector index at {_host(url)} timed out: no answer within the time budget (the ask's "
             "RAGFOOD_ASK_BUDGET_S, the ingest's run time, or RAGFOOD_VECTOR_TIMEOUT_S)"
         ) from None
     except httpx.TimeoutException:
-        raise VectorUnavailable(f"vector index at {host} timed out (after retries)") from None
+        raise VectorUnavailable(f"vector index at {_host(url)} timed out (after retries)") from None
     except httpx.TransportError as exc:
         raise VectorUnreachable(
-            f"cannot reach vector index at {host}: {_reason(exc)} (after retries)"
+            f"cannot reach vector index at {_host(url)}: {_reason(exc)} (after retries)"
         ) from None
     except UpstashError as exc:
         raise VectorRequestError(
-            f"vector index at {host} refused the request: {redact_text(str(exc))}"
+            f"vector index at {_host(url)} refused the request: {redact_text(str(exc))}"
         ) from None
     except (ValueError, KeyError, TypeError) as exc:  # the SDK could not parse the answer
-        raise VectorUnavailable(f"vector index at {host} sent a malformed answer: {exc}") from None
+        raise VectorUnavailable(
+            f"vector index at {_host(url)} sent a malformed answer: {exc}"
+        ) from None
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
 
 
 def _reason(exc: httpx.TransportError) -> str:
