@@ -278,7 +278,7 @@ class VectorGateway:
         with _translated(self.url):
             if not hybrid and len(filters) == 1:
                 dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filters[0])
-                return [([_found(r) for r in dense_only], [])]
+                return [(_found(dense_only), [])]
             query: dict[str, Any] = {
                 "data": text,
                 "topK": depth,
@@ -294,7 +294,7 @@ class VectorGateway:
             payload = [{**query, "filter": f, **mode} for f in filters for mode in modes]
             path = QUERY_DATA_PATH + (f"/{namespace}" if namespace else "")
             lists = [
-                [_found(QueryResult._from_json(obj)) for obj in results]
+                _found(QueryResult._from_json(obj) for obj in results)
                 for results in self._index._execute_request(payload=payload, path=path)
             ]
             if not hybrid:
@@ -479,13 +479,19 @@ def _usable(namespace: str) -> None:
         raise VectorRequestError(f"namespace {namespace!r} cannot be used: {problem}")
 
 
-def _found(result: QueryResult) -> Found:
-    """A candidate: ``document`` is the indexed text (coverage is measured on it), ``text`` the
+def _found(results: Iterable[QueryResult]) -> list[Found]:
+    """Candidates: ``document`` is the indexed text (coverage is measured on it), ``text`` the
     item's own, recovered as `_hit` does."""
-    from ragfood.relevance import Found  # the query side only: ingests need not load the stemmer
+    # The query side only: ingests need not load the stemmer. Once per list, not per result.
+    from ragfood.relevance import Found
 
-    hit = _hit(result.id, float(result.score), result.metadata, result.data)
-    return Found(hit.id, hit.score, result.data or hit.text, hit.text, hit.region, hit.type)
+    found = []
+    for result in results:
+        hit = _hit(result.id, float(result.score), result.metadata, result.data)
+        found.append(
+            Found(hit.id, hit.score, result.data or hit.text, hit.text, hit.region, hit.type)
+        )
+    return found
 
 
 def _once(operation: Callable[[], Any]) -> Any:
