@@ -84,7 +84,6 @@ def handler(event, context):
 # hello-world's layer has no ragfood), then gc.freeze + resume; and the template's
 # PYDANTIC_DISABLE_PLUGINS (HELLO_STARTUP_ENV).
 HELLO_STARTUP_ENV = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
-HELLO_VECTOR_ENV = ("UPSTASH_VECTOR_REST_URL", "UPSTASH_VECTOR_REST_READONLY_TOKEN")
 
 
 def with_startup(app: str) -> str:
@@ -93,9 +92,12 @@ def with_startup(app: str) -> str:
 
 HELLO_APP_GC = with_startup(HELLO_APP)
 HELLO_REQUIREMENTS = "fastapi\nmangum\naws-lambda-powertools\npydantic\n"
+# Its layer built our way. anyio: FastAPI's dependency that our layer has through httpx.
+HELLO_LAYER_REQUIREMENTS = "pydantic\naws-lambda-powertools\nanyio\n"
 # The least this product can do with the libraries it must use: the hello-world whose route asks
 # the index for the question's best 3 items through the upstash-vector SDK (httpx, httpcore, h11).
 # Given the same advantage as ours (no TLS context for a plain-http index), so it is a floor.
+HELLO_VECTOR_ENV = ("UPSTASH_VECTOR_REST_URL", "UPSTASH_VECTOR_REST_READONLY_TOKEN")
 HELLO_VECTOR_APP = """\
 import os
 
@@ -187,6 +189,31 @@ def build_with_recipe(
     )  # fmt: skip
 
 
+def build_hello_ours(
+    work: Path,
+    name: str,
+    layer_requirements: str,
+    apps: dict[str, str],
+    python: str = PYTHON,
+    minor: str | None = None,
+) -> tuple[Path, Path]:
+    """A hello-world built our way, with the same recipes as the CoreLayer and the ask function
+    (pydantic + Powertools in a layer; FastAPI, Starlette, Mangum in the function), for this
+    machine's platform: (its layer, its function folder). `apps`: file name -> module source."""
+    source = work / f"{name}-src"
+    (source / "layer").mkdir(parents=True)
+    (source / "layer" / "requirements.txt").write_text(layer_requirements)
+    (source / "function").mkdir()
+    for file, app in apps.items():
+        (source / "function" / file).write_text(app)
+    shutil.copy(REPO / "functions" / "ask" / "requirements.txt", source / "function")
+    layer, task = work / name / "layer", work / name / "task"
+    build_with_recipe(source / "layer", REPO / "shared" / "Makefile", layer, python, minor)
+    recipe = REPO / "functions" / "ask" / "Makefile"
+    build_with_recipe(source / "function", recipe, task, python, minor)
+    return layer, task
+
+
 def build_hello(work: Path) -> dict[str, Function]:
     """The hello-world, built the default way and our way."""
     event = EVENTS / "api-ask.json"
@@ -213,39 +240,30 @@ def build_hello(work: Path) -> dict[str, Function]:
     )
     hello = {"hello-default": Function("hello-default", default_task, [], "app.handler", event)}
 
-    # Ours: the same recipes as the CoreLayer and the ask function (pydantic + Powertools in a
-    # layer; FastAPI, Starlette, Mangum in the function), for this machine's platform.
-    source = work / "hello-ours-src"
-    (source / "layer").mkdir(parents=True)
-    # anyio: FastAPI's dependency that our layer has through httpx.
-    (source / "layer" / "requirements.txt").write_text("pydantic\naws-lambda-powertools\nanyio\n")
-    (source / "function").mkdir()
-    (source / "function" / "app.py").write_text(HELLO_APP)
-    (source / "function" / "app_gc.py").write_text(HELLO_APP_GC)
-    shutil.copy(REPO / "functions" / "ask" / "requirements.txt", source / "function")
-    layer, task = work / "hello-ours" / "layer", work / "hello-ours" / "task"
-    build_with_recipe(source / "layer", REPO / "shared" / "Makefile", layer)
-    build_with_recipe(source / "function", REPO / "functions" / "ask" / "Makefile", task)
+    layer, task = build_hello_ours(
+        work,
+        "hello-ours",
+        HELLO_LAYER_REQUIREMENTS,
+        {"app.py": HELLO_APP, "app_gc.py": HELLO_APP_GC},
+    )
     hello["hello-ours"] = Function("hello-ours", task, [layer], "app.handler", event)
     hello["hello-ours+startup"] = Function(
         "hello-ours+startup", task, [layer], "app_gc.handler", event, dict(HELLO_STARTUP_ENV)
     )
-    (source / "layer" / "requirements.txt").write_text(
-        "pydantic\naws-lambda-powertools\nanyio\nupstash-vector\n"
+    layer, task = build_hello_ours(
+        work,
+        "hello-vector",
+        HELLO_LAYER_REQUIREMENTS + "upstash-vector\n",
+        {"app_vector.py": HELLO_VECTOR_APP, "app_vector_gc.py": with_startup(HELLO_VECTOR_APP)},
     )
-    (source / "function" / "app_vector.py").write_text(HELLO_VECTOR_APP)
-    (source / "function" / "app_vector_gc.py").write_text(with_startup(HELLO_VECTOR_APP))
-    vector_layer, vector_task = work / "hello-vector" / "layer", work / "hello-vector" / "task"
-    build_with_recipe(source / "layer", REPO / "shared" / "Makefile", vector_layer)
-    build_with_recipe(source / "function", REPO / "functions" / "ask" / "Makefile", vector_task)
     # Its index address is filled in once the local index runs (main()).
     hello["hello-ours+vector"] = Function(
-        "hello-ours+vector", vector_task, [vector_layer], "app_vector.handler", event
+        "hello-ours+vector", task, [layer], "app_vector.handler", event
     )
     hello["hello-ours+vector+startup"] = Function(
         "hello-ours+vector+startup",
-        vector_task,
-        [vector_layer],
+        task,
+        [layer],
         "app_vector_gc.handler",
         event,
         dict(HELLO_STARTUP_ENV),

@@ -33,18 +33,13 @@ def build(work: Path, python: str, minor: str) -> dict[str, Path]:
     ignore = shutil.ignore_patterns("__pycache__")
     for part in ("shared", "infra", "functions/ask"):
         shutil.copytree(REPO / part, source / part, ignore=ignore)
-    hello = work / "hello-src"
-    (hello / "layer").mkdir(parents=True)
-    (hello / "layer" / "requirements.txt").write_text("pydantic\naws-lambda-powertools\nanyio\n")
-    (hello / "function").mkdir()
-    (hello / "function" / "app.py").write_text(cold.HELLO_APP)
-    shutil.copy(REPO / "functions" / "ask" / "requirements.txt", hello / "function")
     layer_make, function_make = source / "shared" / "Makefile", source / "functions/ask/Makefile"
-    built = {name: work / name for name in ("layer", "ask", "hello-layer", "hello-task")}
+    built = {name: work / name for name in ("layer", "ask")}
     cold.build_with_recipe(source / "shared", layer_make, built["layer"], python, minor)
     cold.build_with_recipe(source / "functions/ask", function_make, built["ask"], python, minor)
-    cold.build_with_recipe(hello / "layer", layer_make, built["hello-layer"], python, minor)
-    cold.build_with_recipe(hello / "function", function_make, built["hello-task"], python, minor)
+    built["hello-layer"], built["hello-task"] = cold.build_hello_ours(
+        work, "hello", cold.HELLO_LAYER_REQUIREMENTS, {"app.py": cold.HELLO_APP}, python, minor
+    )
     return built
 
 

@@ -299,7 +299,7 @@ class VectorGateway:
             ]
             if not hybrid:
                 return [(dense, []) for dense in lists]
-            return [(lists[i], lists[i + 1]) for i in range(0, len(lists), 2)]
+            return list(zip(lists[::2], lists[1::2], strict=True))  # (DENSE, SPARSE) per filter
 
     def stored_hashes(self, namespace: str = "") -> dict[str, str | None]:
         """id -> content hash of everything in the namespace (None for vectors we did not write)."""

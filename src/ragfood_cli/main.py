@@ -554,8 +554,9 @@ def _eval_namespace(
 ) -> tuple[str, list[str]]:
     """The namespace to measure: --namespace, else the one the questions file names, else
     RAGFOOD_NAMESPACE; and a line saying so when the choice is not the obvious one."""
-    if in_file is None or in_file == (configured if option is None else option):
-        return (configured if option is None else option), []
+    chosen = configured if option is None else option
+    if in_file is None or in_file == chosen:
+        return chosen, []
     if option is not None:
         return option, [f"{file} names namespace {in_file!r}; measuring {option!r} (--namespace)"]
     return in_file, [f"measuring namespace {in_file!r}, which {file} names (--namespace overrides)"]

@@ -236,13 +236,8 @@ def _expected_ids(value: Any) -> tuple[str, ...]:
 
 
 def _filter(item: dict[str, Any]) -> str:
-    values = {}
     for name in ("region", "type"):
         value = item.get(name)
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name!r} must be a string, got {kind_of(value)}")
-        values[name] = value
-    try:
-        return build_filter(values["region"], values["type"])
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
+    return build_filter(item.get("region"), item.get("type"))  # its ValueError names the field

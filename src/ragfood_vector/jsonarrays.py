@@ -12,19 +12,22 @@ from typing import Any
 import numpy as np
 
 _INT64 = (-(2**63), 2**63 - 1)
+NOT_FINITE = "a value that is not a finite 32-bit float (at most ±3.4e38)"
 
 
-def float_array(value: Any) -> np.ndarray | None:
-    """``value`` as float64 if it is a list of JSON numbers (booleans are not), else None.
+def float32_array(value: Any) -> np.ndarray | None:
+    """``value`` as float32 if it is a list of JSON numbers (booleans are not), else None.
 
-    An integer literal no double holds becomes infinity, which the caller refuses as not finite.
+    A number no float32 holds becomes infinity, which the caller refuses as NOT_FINITE.
     """
     if not isinstance(value, list) or not set(map(type, value)) <= {int, float}:
         return None
     try:
-        return np.array(value, dtype=np.float64)
-    except OverflowError:
-        return np.array([_float_or_infinity(v) for v in value], dtype=np.float64)
+        doubles = np.array(value, dtype=np.float64)
+    except OverflowError:  # an integer literal no double holds
+        doubles = np.array([_float_or_infinity(v) for v in value], dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return doubles.astype(np.float32)
 
 
 def int_array(value: Any) -> np.ndarray | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ragfood_vector.errors import bad_request, unprocessable
 from ragfood_vector.filters import FilterError, Predicate, compile_filter
-from ragfood_vector.jsonarrays import float_array
+from ragfood_vector.jsonarrays import NOT_FINITE, float32_array
 from ragfood_vector.sparse import SparseVector, parse_sparse_vector
 
 MAX_VECTORS_PER_WRITE = 1000
@@ -218,19 +218,14 @@ def _prefix(value: Any) -> str | None:
 
 
 def parse_vector(value: Any, dimension: int, where: str) -> np.ndarray:
-    inferred = float_array(value)
-    if inferred is None:
+    vector = float32_array(value)
+    if vector is None:
         raise bad_request(f"The vector of {where} must be a list of numbers")
-    if len(inferred) != dimension:
+    if len(vector) != dimension:
         # Same wording as Upstash, which callers may match on.
-        raise unprocessable(f"Invalid vector dimension: {len(inferred)}, expected: {dimension}")
-    with np.errstate(over="ignore"):  # beyond float32: infinity, refused just below
-        vector = inferred.astype(np.float32)
+        raise unprocessable(f"Invalid vector dimension: {len(vector)}, expected: {dimension}")
     if not np.all(np.isfinite(vector)):
-        raise bad_request(
-            f"The vector of {where} contains a value that is not a finite 32-bit float "
-            "(at most ±3.4e38)"
-        )
+        raise bad_request(f"The vector of {where} contains {NOT_FINITE}")
     return vector
 
 

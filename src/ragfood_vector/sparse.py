@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ragfood_vector.errors import bad_request
-from ragfood_vector.jsonarrays import float_array, int_array
+from ragfood_vector.jsonarrays import NOT_FINITE, float32_array, int_array
 
 MAX_SPARSE_ENTRIES = 1000
 _INT32 = (-(2**31), 2**31 - 1)
@@ -78,16 +78,11 @@ def parse_sparse_vector(value: Any, where: str) -> SparseVector:
         raise bad_request(f"The sparseVector indices of {where} must be integers")
     if index_array.min() < _INT32[0] or index_array.max() > _INT32[1]:
         raise bad_request(f"The sparseVector indices of {where} must be signed 32-bit integers")
-    raw_values = float_array(values)
-    if raw_values is None:
+    value_array = float32_array(values)
+    if value_array is None:
         raise bad_request(f"The sparseVector values of {where} must be numbers")
-    with np.errstate(over="ignore"):  # beyond float32: infinity, refused just below
-        value_array = raw_values.astype(np.float32)
     if not np.all(np.isfinite(value_array)):
-        raise bad_request(
-            f"The sparseVector values of {where} contain a value that is not a finite 32-bit float "
-            "(at most ±3.4e38)"
-        )
+        raise bad_request(f"The sparseVector values of {where} contain {NOT_FINITE}")
     order = np.argsort(index_array, kind="stable")
     index_array, value_array = index_array[order], value_array[order]
     if np.any(index_array[1:] == index_array[:-1]):

@@ -40,6 +40,13 @@ def load(index: Index, namespace: str, items: dict[str, str] = SOUPS) -> None:
     )
 
 
+def fill_data_dir(start: StartServer, data_dir: Path, sparse_side: str) -> None:
+    """SOUPS in namespace "ns" of `data_dir`, written by a service run with `sparse_side`."""
+    writer = start(sparse=sparse_side, embedder="hash", data_dir=data_dir)
+    load(writer.index(), "ns")
+    writer.stop()
+
+
 def idf(documents: int, containing: int) -> float:
     return math.log((documents - containing + 0.5) / (containing + 0.5) + 1)
 
@@ -131,9 +138,7 @@ def test_the_sparse_side_survives_a_restart_and_a_crash(
 def test_a_data_dir_filled_by_a_dense_only_service_is_served_as_hybrid(
     start_vector_server: StartServer, tmp_path: Path
 ) -> None:
-    dense = start_vector_server(sparse="none", embedder="hash", data_dir=tmp_path)
-    load(dense.index(), "ns")
-    dense.stop()
+    fill_data_dir(start_vector_server, tmp_path, "none")
 
     hybrid = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
 
@@ -144,9 +149,7 @@ def test_a_data_dir_filled_by_a_dense_only_service_is_served_as_hybrid(
 def test_a_hybrid_data_dir_can_be_served_dense_only(
     start_vector_server: StartServer, tmp_path: Path
 ) -> None:
-    first = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
-    load(first.index(), "ns")
-    first.stop()
+    fill_data_dir(start_vector_server, tmp_path, "bm25")
 
     dense = start_vector_server(sparse="none", embedder="hash", data_dir=tmp_path)
 
@@ -157,9 +160,7 @@ def test_a_hybrid_data_dir_can_be_served_dense_only(
 def test_data_changed_while_served_dense_only_is_what_the_sparse_side_matches_again(
     start_vector_server: StartServer, tmp_path: Path
 ) -> None:
-    first = start_vector_server(sparse="bm25", embedder="hash", data_dir=tmp_path)
-    load(first.index(), "ns")
-    first.stop()
+    fill_data_dir(start_vector_server, tmp_path, "bm25")
     dense = start_vector_server(sparse="none", embedder="hash", data_dir=tmp_path)
     assert dense.index().update("pho", data="Ramen: wheat noodles in pork broth.", namespace="ns")
     dense.stop()
