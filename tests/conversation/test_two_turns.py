@@ -96,25 +96,20 @@ def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
     pipeline = pipeline_for(minilm_server, dataset_namespace, generator_for(stub, timeout=30))
     conversations = Conversations(pipeline, MemorySessionStore())
     first = conversations.ask(FIRST)
+    turns = stored_turns(conversations.store, first.session_id) or []
     stub.state.delay_s = 30  # the rewrite would wait for this; the ask must not
     started = time.monotonic()
-    resolution = followup.resolve(
-        FOLLOW_UP, stored_turns(conversations.store, first.session_id) or [], pipeline.generator
-    )
+    resolution = followup.resolve(FOLLOW_UP, turns, pipeline.generator)
     assert time.monotonic() - started < followup.MAX_REWRITE_S + 2
     assert (resolution.how, resolution.question) == ("rule", "Which country is bibimbap from?")
     stub.state.delay_s = 0
     stub.state.mode = "fail"
-    resolution = followup.resolve(
-        FOLLOW_UP, stored_turns(conversations.store, first.session_id) or [], pipeline.generator
-    )
+    resolution = followup.resolve(FOLLOW_UP, turns, pipeline.generator)
     assert resolution.how == "rule"
     # A generator that trickles forever is cut, and its connection closed.
     stub.state.mode, stub.state.trickle_s = "trickle", 0.2
     started = time.monotonic()
-    resolution = followup.resolve(
-        FOLLOW_UP, stored_turns(conversations.store, first.session_id) or [], pipeline.generator
-    )
+    resolution = followup.resolve(FOLLOW_UP, turns, pipeline.generator)
     assert time.monotonic() - started < followup.MAX_REWRITE_S + 2
     assert resolution.how == "rule"
     until = time.monotonic() + 5
