@@ -231,12 +231,7 @@ def test_a_stream_stuck_before_retrieval_still_sends_sources_then_done(kb_env, s
     """A session store that never answers holds the ask past its budget before anything is
     retrieved: the watchdog still keeps the promise of the events (sources, then done naming
     the session), in time."""
-    env = {
-        **kb_env,
-        "RAGFOOD_ASK_BUDGET_S": "1",
-        **sessions_in_dynamodb(silent_endpoint),
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    env = {**kb_env, "RAGFOOD_ASK_BUDGET_S": "1", **sessions_in_dynamodb(silent_endpoint)}
     session = "A" * 32
     with ragfood_serve(env) as base:
         status, events = stream_events(base, {**QUESTION, "session_id": session}, timeout=30)
