@@ -85,8 +85,7 @@ def namespace_for_key(key: str, default: str = "") -> str:
 
 
 def report_key_for(key: str) -> str:
-    relative = key[len(UPLOAD_PREFIX) :] if key.startswith(UPLOAD_PREFIX) else key
-    return f"{REPORT_PREFIX}{relative}.report.json"
+    return f"{REPORT_PREFIX}{key.removeprefix(UPLOAD_PREFIX)}.report.json"
 
 
 def ingest_object(
