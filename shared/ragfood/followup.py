@@ -59,6 +59,9 @@ GENERIC = _words(
     spicy sweet sour"""
 )
 
+# What never names a subject (`subject`).
+_NOT_A_SUBJECT = STOP | GENERIC | PRONOUNS | DEMONSTRATIVES
+
 
 class Resolution(NamedTuple):  # not a frozen dataclass: cheaper to define (ragfood.relevance)
     question: str  # what retrieval and the answer use
@@ -155,14 +158,7 @@ def needs_context(question: str) -> bool:
 
 def subject(question: str) -> str:
     """The words of a question that name what it is about ("What is bibimbap?" -> "bibimbap")."""
-    keep = [
-        _bare(w)
-        for w in re.findall(_WORD, question)
-        if _key(w) not in STOP
-        and _key(w) not in GENERIC
-        and _key(w) not in PRONOUNS
-        and _key(w) not in DEMONSTRATIVES
-    ]
+    keep = [_bare(w) for w in re.findall(_WORD, question) if _key(w) not in _NOT_A_SUBJECT]
     return " ".join(keep[:6])
 
 

@@ -231,21 +231,18 @@ def sync_foods(
             allow_mass_delete=allow_mass_delete,
             take_over=take_over,
         )
-    except VectorQuotaExceeded as exc:
+    except VectorError as exc:
         report.status, report.error = "failed", str(exc)
         report.timings_ms["total"] = _ms(started)
         report.retried = retry.retries
+        if not isinstance(exc, VectorQuotaExceeded):
+            # Raised on for the caller to retry, with what was written before it stopped.
+            exc.report = report
+            raise
         logger.error(
             "upload stopped by a used-up quota", extra={"source": source, "error": str(exc)}
         )
         return report
-    except VectorError as exc:
-        # Raised on for the caller to retry, with what was written before it stopped.
-        report.status, report.error = "failed", str(exc)
-        report.timings_ms["total"] = _ms(started)
-        report.retried = retry.retries
-        exc.report = report
-        raise
     report.timings_ms["total"] = _ms(started)
     report.retried = retry.retries
     if report.rejected and not parsed.records:

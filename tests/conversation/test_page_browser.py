@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Request, expect, sync_playwright
 
 from ragfood.sync import sync_foods
 from tests.core.conftest import make_gateway
@@ -268,15 +268,21 @@ def test_right_to_left_text_and_emoji_stream_and_read_right_to_left(
         assert turn.locator(".sources > li").nth(1).locator("div").evaluate(direction) == "ltr"
 
 
+def ask_with_stored_session(page: Page, base: str, stored: str, question: str) -> Locator:
+    """The page opened with `stored` as the session id its tab kept (from an earlier visit),
+    then `question` asked: its turn."""
+    page.goto(f"{base}/")
+    page.evaluate("id => sessionStorage.setItem('ragfood.session', id)", stored)
+    page.reload()
+    ask(page, question)
+    return page.locator("#turns > li").nth(0)
+
+
 def test_a_conversation_the_server_forgot_is_said_to_have_expired(page, kb_env):
     """The page keeps its session id in the tab; when the server no longer knows it (expired,
     or `ragfood serve` restarted), the follow-up is answered on its own: the page says so."""
     with ragfood_serve(kb_env) as base:
-        page.goto(f"{base}/")
-        page.evaluate("sessionStorage.setItem('ragfood.session', 'A'.repeat(32))")
-        page.reload()
-        ask(page, "Which country is it from?")
-        turn = page.locator("#turns > li").nth(0)
+        turn = ask_with_stored_session(page, base, "A" * 32, "Which country is it from?")
         expect(turn.locator(".note")).to_be_visible()
         expect(turn.locator(".resolved")).to_contain_text("The earlier conversation has expired")
         fresh = page.evaluate("sessionStorage.getItem('ragfood.session')")
@@ -325,11 +331,9 @@ def test_enter_that_ends_an_input_method_composition_does_not_send(page, kb_env)
 
 def test_a_malformed_stored_session_id_is_dropped_not_sent(page, kb_env):
     with ragfood_serve(kb_env) as base:
-        page.goto(f"{base}/")
-        page.evaluate("sessionStorage.setItem('ragfood.session', 'from-an-older-page')")
-        page.reload()
-        ask(page, "Tell me about the Vietnamese noodle soup pho")
-        turn = page.locator("#turns > li").nth(0)
+        turn = ask_with_stored_session(
+            page, base, "from-an-older-page", "Tell me about the Vietnamese noodle soup pho"
+        )
         expect(turn.locator(".note")).to_contain_text("Answered by")
         expect(page.locator("#status")).not_to_have_class("error")
         stored = page.evaluate("sessionStorage.getItem('ragfood.session')")

@@ -80,6 +80,19 @@ class Upload:
     skipped: str | None = None  # a substring of deletions_skipped
 
 
+def bad_then_valid(item: bytes | dict[str, Any], reason: str) -> Upload:
+    """An upload of one bad `item` (raw bytes: what json.dumps would not write) and VALID: the
+    item is rejected for `reason`, VALID indexed, and nothing deleted."""
+    raw = item if isinstance(item, bytes) else json.dumps(item).encode()
+    return Upload(
+        b"[" + raw + b", " + json.dumps(VALID).encode() + b"]",
+        "partial",
+        rejects=((0, reason),),
+        upserted=texts_of(VALID),
+        skipped=REJECTED_SO_NOTHING_DELETED,
+    )
+
+
 CASES = [
     pytest.param(Upload(b"", "rejected", error="file is empty"), id="empty-file"),
     pytest.param(Upload(b" \n\t\r\n  ", "rejected", error="file is empty"), id="whitespace-only"),
@@ -127,23 +140,10 @@ CASES = [
         id="wrong-types",
     ),
     pytest.param(
-        Upload(
-            as_json([{"text": "An item with no id."}, VALID]),
-            "partial",
-            rejects=((0, "missing field 'id'"),),
-            upserted=texts_of(VALID),
-            skipped=REJECTED_SO_NOTHING_DELETED,
-        ),
-        id="missing-id",
+        bad_then_valid({"text": "An item with no id."}, "missing field 'id'"), id="missing-id"
     ),
     pytest.param(
-        Upload(
-            as_json([{"id": "ceviche", "region": "Peru"}, VALID]),
-            "partial",
-            rejects=((0, "missing field 'text'"),),
-            upserted=texts_of(VALID),
-            skipped=REJECTED_SO_NOTHING_DELETED,
-        ),
+        bad_then_valid({"id": "ceviche", "region": "Peru"}, "missing field 'text'"),
         id="missing-text",
     ),
     pytest.param(
@@ -204,26 +204,16 @@ CASES = [
         id="deep-nesting-100k",
     ),
     pytest.param(
-        Upload(
-            b'[{"id": "nan-item", "text": "Natto.", "calories": NaN}, '
-            + json.dumps(VALID).encode()
-            + b"]",
-            "partial",
-            rejects=((0, "field 'calories' is NaN or Infinity"),),
-            upserted=texts_of(VALID),
-            skipped=REJECTED_SO_NOTHING_DELETED,
+        bad_then_valid(
+            b'{"id": "nan-item", "text": "Natto.", "calories": NaN}',
+            "field 'calories' is NaN or Infinity",
         ),
         id="nan-in-one-item",
     ),
     pytest.param(
-        Upload(
-            b'[{"id": "inf-item", "text": "Natto.", "kcal": -Infinity}, '
-            + json.dumps(VALID).encode()
-            + b"]",
-            "partial",
-            rejects=((0, "field 'kcal' is NaN or Infinity"),),
-            upserted=texts_of(VALID),
-            skipped=REJECTED_SO_NOTHING_DELETED,
+        bad_then_valid(
+            b'{"id": "inf-item", "text": "Natto.", "kcal": -Infinity}',
+            "field 'kcal' is NaN or Infinity",
         ),
         id="infinity-in-one-item",
     ),
@@ -282,12 +272,9 @@ CASES = [
         id="missing-comma-after-blank-lines",  # not mistaken for a truncated upload
     ),
     pytest.param(
-        Upload(
-            b'[{"id": "half", "text": "Ramen \\ud83c."}, ' + json.dumps(VALID).encode() + b"]",
-            "partial",
-            rejects=((0, "field 'text' is not valid Unicode (it holds a lone surrogate"),),
-            upserted=texts_of(VALID),
-            skipped=REJECTED_SO_NOTHING_DELETED,
+        bad_then_valid(
+            b'{"id": "half", "text": "Ramen \\ud83c."}',
+            "field 'text' is not valid Unicode (it holds a lone surrogate",
         ),
         id="half-an-emoji-in-a-text",  # an escaped surrogate cut from its pair
     ),
@@ -302,16 +289,7 @@ CASES = [
     pytest.param(
         Upload(b"[]", "partial", skipped="would delete 4 of 4 indexed items"), id="empty-array"
     ),
-    pytest.param(
-        Upload(
-            b"[null, " + json.dumps(VALID).encode() + b"]",
-            "partial",
-            rejects=((0, "expected an object, got null"),),
-            upserted=texts_of(VALID),
-            skipped=REJECTED_SO_NOTHING_DELETED,
-        ),
-        id="null-item",
-    ),
+    pytest.param(bad_then_valid(b"null", "expected an object, got null"), id="null-item"),
     pytest.param(
         Upload(b"[" + b"{}," * MAX_ITEMS + b"{}]", "rejected", error=f"the limit is {MAX_ITEMS}"),
         id="too-many-items",
