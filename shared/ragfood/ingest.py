@@ -45,24 +45,27 @@ def check_s3_event(event: Any) -> bool:
     """Whether the event carries records to apply: False for the s3:TestEvent S3 sends when
     notifications are set up. Refuses, by name, an event this function cannot read (instead of
     a bare KeyError)."""
-    problem = None
     if isinstance(event, dict) and event.get("Event") == "s3:TestEvent":
         return False
+    if problem := _not_an_s3_notification(event):
+        raise UnusableEvent(
+            f"not an S3 event notification: {problem}; see events/s3-put-foods.json"
+        )
+    return True
+
+
+def _not_an_s3_notification(event: Any) -> str | None:
+    """Why `event` is not an S3 event notification, if it is not."""
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         keys = ", ".join(map(str, event)) if isinstance(event, dict) else type(event).__name__
         problem = f"it has no 'Records' list (got: {keys[:200]})"
         if isinstance(event, dict) and event.get("source") == "aws.s3":
             problem += "; EventBridge events are not supported, use S3 notifications"
-    else:
-        for position, record in enumerate(event["Records"]):
-            if not isinstance(record, dict) or not isinstance(record.get("s3"), dict):
-                problem = f"record {position} is not an S3 record (no 's3' object)"
-                break
-    if problem:
-        raise UnusableEvent(
-            f"not an S3 event notification: {problem}; see events/s3-put-foods.json"
-        )
-    return True
+        return problem
+    for position, record in enumerate(event["Records"]):
+        if not isinstance(record, dict) or not isinstance(record.get("s3"), dict):
+            return f"record {position} is not an S3 record (no 's3' object)"
+    return None
 
 
 def namespace_for_key(key: str, default: str = "") -> str:
@@ -82,8 +85,7 @@ def namespace_for_key(key: str, default: str = "") -> str:
 
 
 def report_key_for(key: str) -> str:
-    relative = key[len(UPLOAD_PREFIX) :] if key.startswith(UPLOAD_PREFIX) else key
-    return f"{REPORT_PREFIX}{relative}.report.json"
+    return f"{REPORT_PREFIX}{key.removeprefix(UPLOAD_PREFIX)}.report.json"
 
 
 def ingest_object(

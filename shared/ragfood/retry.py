@@ -100,7 +100,7 @@ class RetryingTransport(httpx.BaseTransport):
             return self._retry(request, deadline, failure)
 
     def _retry(
-        self, request: httpx.Request, deadline: budget.Deadline, first_failure: Exception
+        self, request: httpx.Request, deadline: Deadline, first_failure: Exception
     ) -> httpx.Response:
         """The attempts after a failed first one, under the policy (tenacity).
 
@@ -138,7 +138,7 @@ class RetryingTransport(httpx.BaseTransport):
         except _RetryableStatus as exhausted:
             return exhausted.response
 
-    def _send_once(self, request: httpx.Request, deadline: budget.Deadline) -> httpx.Response:
+    def _send_once(self, request: httpx.Request, deadline: Deadline) -> httpx.Response:
         if deadline.bounded:
             if deadline.expired:
                 raise DeadlineReached("the time budget ran out", request=request)
@@ -228,7 +228,7 @@ def http_transport(url: str | None = None) -> httpx.HTTPTransport:
     return httpx.HTTPTransport(verify=False if plain else shared_ssl_context())
 
 
-def _no_time_left(deadline: budget.Deadline) -> Callable[[RetryCallState], bool]:
+def _no_time_left(deadline: Deadline) -> Callable[[RetryCallState], bool]:
     """Stop retrying when the backoff would sleep past the deadline (or it has passed)."""
 
     def stop(state: RetryCallState) -> bool:

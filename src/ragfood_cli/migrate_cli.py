@@ -351,8 +351,8 @@ def _load_questions(path: Path, fail: Any) -> list[Question]:
 
     try:
         return load_questions(path)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise fail(str(exc)) from None
+    except ValueError as exc:  # the file, the item and the problem (question_file)
+        raise fail(exc) from None
 
 
 def _compare(

@@ -16,7 +16,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -335,8 +335,6 @@ def test_a_token_echoed_back_by_a_failing_peer_is_never_repeated(
 def test_a_url_that_is_not_an_index_is_reported_at_once_not_retried(s3, function, fresh_namespace):
     # A plain web server where the index should be: it answers POST with "501 Unsupported
     # method", which no retry can change.
-    from http.server import SimpleHTTPRequestHandler
-
     seen: list[str] = []
 
     class NotAnIndex(SimpleHTTPRequestHandler):
