@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 
 from ragfood import budget
 from ragfood.budget import Deadline
-from ragfood.followup import resolve
 from ragfood.log import logger
 from ragfood.pipeline import Answer, AskOptions, Pipeline, clean_question
 from ragfood.sessions import (
@@ -78,19 +77,23 @@ class Conversations:
         # rule would turn into the previous subject.
         question = clean_question(question)
         session_id, session = self.open(session_id)
-        resolution = resolve(question, session.turns, self.pipeline.generator, deadline)
+        asked, how = question, "standalone"
+        if session.turns:
+            # Imported here: a question with no earlier turn (every first ask of a conversation)
+            # never loads the follow-up rules (~0.25 ms of CPU).
+            from ragfood.followup import resolve
+
+            asked, how = resolve(question, session.turns, self.pipeline.generator, deadline)
         if on_resolved:
-            on_resolved(session_id, resolution.question)
+            on_resolved(session_id, asked)
         answer = self.pipeline.ask(
-            resolution.question,
+            asked,
             options,
             on_token=on_token,
             on_sources=on_sources,
             deadline=deadline,
         )
-        turn = Turn.bounded(
-            question, resolution.question, answer.answer, [h.id for h in answer.sources]
-        )
+        turn = Turn.bounded(question, asked, answer.answer, [h.id for h in answer.sources])
         try:
             # Appended to what the store holds now, not merely to the session as read above:
             # another ask in it may have finished meanwhile, and its turn must not be lost (the
@@ -98,4 +101,4 @@ class Conversations:
             self.store.append(session_id, turn, seen=session)
         except Exception as exc:  # losing the memory must not lose the answer
             logger.warning("could not save the session", extra={"error": type(exc).__name__})
-        return Exchange(answer, session_id, resolution.question, resolution.how)
+        return Exchange(answer, session_id, asked, how)

@@ -73,6 +73,7 @@ print(json.dumps({
     "adapters_built_at_import": adapters_at_import,
     "adapters_built_by_first_ask": adapters,
     "dataclasses": records,
+    "modules": sorted(name for name in sys.modules if name.startswith("ragfood")),
 }))
 """
 
@@ -148,6 +149,13 @@ def test_the_ask_path_defines_no_dataclass(cold_start):
     # A dataclass compiles its generated methods when its module loads (~0.5 ms each); the
     # records of the ask path are NamedTuples (ragfood.relevance).
     assert cold_start["dataclasses"] == []
+
+
+def test_a_first_question_does_not_load_the_follow_up_rules(cold_start):
+    # A question with no earlier turn is asked as it is: ragfood.followup (~0.25 ms to import)
+    # is loaded by the first follow-up, not by every cold start (ragfood.conversation).
+    assert "ragfood.conversation" in cold_start["modules"]
+    assert "ragfood.followup" not in cold_start["modules"]
 
 
 def test_cold_path_models_are_built_from_evaluated_annotations():
