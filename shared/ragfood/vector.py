@@ -222,7 +222,7 @@ class VectorGateway:
         min_score: float = 0.0,
         filter_: str = "",
     ) -> list[Hit]:
-        _usable(namespace)
+        check_namespace(namespace)
         with _translated(self.url):
             results = self._dense(text, namespace=namespace, top_k=top_k, filter_=filter_)
         hits = []
@@ -274,7 +274,7 @@ class VectorGateway:
         normalised 0..1; sparse scores are not used. On a dense-only index the sparse lists are
         empty (one filter: the SDK's own query).
         """
-        _usable(namespace)
+        check_namespace(namespace)
         with _translated(self.url):
             if not hybrid and len(filters) == 1:
                 dense_only = self._dense(text, namespace=namespace, top_k=depth, filter_=filters[0])
@@ -321,7 +321,7 @@ class VectorGateway:
 
         Pages are fetched one after another: the range cursor only comes with the previous page.
         """
-        _usable(namespace)
+        check_namespace(namespace)
         cursor = ""
         run = retry or _once
         while True:
@@ -347,7 +347,7 @@ class VectorGateway:
         self, ids: Sequence[str], namespace: str = "", *, retry: Retry | None = None
     ) -> dict[str, StoredItem]:
         """The stored state of these ids (absent ones left out); pages fetched in parallel."""
-        _usable(namespace)
+        check_namespace(namespace)
         found: dict[str, StoredItem] = {}
 
         def send(batch: Sequence[str]) -> int:
@@ -373,7 +373,7 @@ class VectorGateway:
         retry: Retry | None = None,
     ) -> int:
         """Upsert records as data (Upstash embeds them); several batches in flight at once."""
-        _usable(namespace)
+        check_namespace(namespace)
 
         # The JSON body the SDK's upsert() would build from Data objects, built directly and sent
         # through the SDK's own request path: ~8 ms of CPU less per 10,000 items.
@@ -397,7 +397,7 @@ class VectorGateway:
         progress: Progress | None = None,
         retry: Retry | None = None,
     ) -> int:
-        _usable(namespace)
+        check_namespace(namespace)
 
         def send(batch: Sequence[str]) -> int:
             with _translated(self.url):
@@ -423,7 +423,7 @@ class VectorGateway:
 
     def check_write_access(self, namespace: str = "") -> None:
         """A write that changes nothing: proves the token may write (used by `doctor`)."""
-        _usable(namespace)
+        check_namespace(namespace)
         with _translated(self.url):
             self._index.delete(["__ragfood_write_probe__"], namespace=namespace)
 
@@ -474,7 +474,8 @@ class VectorGateway:
         return done
 
 
-def _usable(namespace: str) -> None:
+def check_namespace(namespace: str) -> None:
+    """Refuse a namespace the SDK would send as a different URL (config.namespace_problem)."""
     if namespace and (problem := namespace_problem(namespace)):
         raise VectorRequestError(f"namespace {namespace!r} cannot be used: {problem}")
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ragfood.config import namespace_problem
 from ragfood.relevance import Candidate, RelevanceSettings, rank
-from ragfood.vector import VectorGateway
+from ragfood.vector import VectorGateway, check_namespace
 from ragfood_cli.question_file import Question, QuestionFile, read_questions
 
 KS = (1, 3, 5)
@@ -399,8 +398,7 @@ def check_against_index(
 ) -> list[str]:
     """Warnings about labels the index cannot match; a ValueError when nothing could be measured
     (an empty namespace, or none of the expected ids in it: the wrong namespace or index)."""
-    if namespace and (problem := namespace_problem(namespace)):
-        raise ValueError(f"namespace {namespace!r} cannot be used: {problem}")
+    check_namespace(namespace)
     where = f"namespace {namespace!r}" if namespace else "the default namespace"
     info = gateway.info()
     # Just-written vectors may still be pending (Upstash indexes them asynchronously).
