@@ -33,7 +33,6 @@ class Retriever:
     ) -> None:
         self.gateway = gateway
         self.relevance = relevance
-        self.mode = mode
         self.depth = depth
         self._hybrid: bool | None = {"auto": None, "dense": False, "hybrid": True}[mode]
         self._lock = threading.Lock()
