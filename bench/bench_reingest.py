@@ -29,11 +29,12 @@ from upstash_vector.types import Data
 from ragfood.foods import parse_foods
 from ragfood.retry import RetryPolicy
 from ragfood.sync import sync_foods
+from ragfood.transport import StdlibTransport
 from ragfood.vector import VectorGateway, make_client
 from ragfood_vector.launcher import VectorServer
 
 
-class ByteCounter(httpx.HTTPTransport):
+class ByteCounter(StdlibTransport):
     def __init__(self) -> None:
         super().__init__()
         self.received = 0

@@ -8,18 +8,17 @@ The ask's deadline (ragfood.budget) caps every attempt and stops retries that wo
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 
 from ragfood import budget
 from ragfood.budget import Deadline
+from ragfood.transport import http_transport
 
 # tenacity is imported only when a request has failed once (RetryingTransport._retry): almost
 # every request succeeds at once, and its import is ~4 ms of the ask function's cold start.
@@ -213,19 +212,6 @@ def _read_by(response: httpx.Response, limit: Deadline, request: httpx.Request) 
     except BaseException:
         response.close()
         raise
-
-
-@cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context per process for every client: each httpx client otherwise loads the CA
-    bundle again, ~50 ms of CPU per client on a cold start."""
-    return httpx.create_ssl_context()
-
-
-def http_transport(url: str | None = None) -> httpx.HTTPTransport:
-    """A transport for `url`; plain http:// destinations (local stand-ins) need no TLS context."""
-    plain = url is not None and url.lower().startswith("http://")
-    return httpx.HTTPTransport(verify=False if plain else shared_ssl_context())
 
 
 def _no_time_left(deadline: Deadline) -> Callable[[RetryCallState], bool]:

@@ -7,13 +7,14 @@ import pytest
 from pydantic import SecretStr
 
 from ragfood.retry import RetryPolicy
+from ragfood.transport import StdlibTransport
 from ragfood.vector import VectorGateway, make_client
 from ragfood_vector.launcher import VectorServer
 
 FAST_RETRIES = RetryPolicy(max_attempts=6, initial_s=0.01, max_s=0.05)
 
 
-class CountingTransport(httpx.HTTPTransport):
+class CountingTransport(StdlibTransport):
     """A real HTTP transport that counts the requests it puts on the wire (retries included)."""
 
     def __init__(self) -> None:

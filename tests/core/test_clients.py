@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from ragfood import retry, services
+from ragfood import services, transport
 
 
 @pytest.fixture
@@ -28,10 +28,10 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
     monkeypatch.setattr(httpx.Client, "__init__", counting_init)
-    retry.shared_ssl_context.cache_clear()
+    transport.shared_ssl_context.cache_clear()
     services.reset()
     yield counts
-    retry.shared_ssl_context.cache_clear()
+    transport.shared_ssl_context.cache_clear()
     services.reset()
 
 

@@ -9,12 +9,13 @@ from upstash_vector import Index
 
 from ragfood.foods import enrich, parse_foods, recover_text
 from ragfood.sync import remove_source, sync_foods
+from ragfood.transport import StdlibTransport
 from ragfood.vector import VectorGateway
 from ragfood_vector.launcher import VectorServer
 from tests.core.conftest import make_gateway
 
 
-class RecordingTransport(httpx.HTTPTransport):
+class RecordingTransport(StdlibTransport):
     """A real HTTP transport that keeps every answer's body, to see what crossed the wire."""
 
     def __init__(self) -> None:

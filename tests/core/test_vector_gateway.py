@@ -16,6 +16,7 @@ from ragfood.errors import (
 )
 from ragfood.foods import parse_foods
 from ragfood.retry import RetryPolicy
+from ragfood.transport import StdlibTransport
 from ragfood.vector import VectorGateway, build_filter, make_client, quote_literal
 from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import CountingTransport, make_gateway
@@ -197,7 +198,7 @@ def test_bad_request_is_not_retried(vector_server: VectorServer, fresh_namespace
     assert transport.count == 1
 
 
-class RecordingTransport(httpx.HTTPTransport):
+class RecordingTransport(StdlibTransport):
     """A real HTTP transport that keeps the requests it sends."""
 
     def __init__(self) -> None:

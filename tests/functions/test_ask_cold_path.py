@@ -73,7 +73,7 @@ print(json.dumps({
     "adapters_built_at_import": adapters_at_import,
     "adapters_built_by_first_ask": adapters,
     "dataclasses": records,
-    "modules": sorted(name for name in sys.modules if name.startswith("ragfood")),
+    "modules": sorted(n for n in sys.modules if n.startswith(("ragfood", "httpcore", "h11"))),
 }))
 """
 
@@ -156,6 +156,14 @@ def test_a_first_question_does_not_load_the_follow_up_rules(cold_start):
     # is loaded by the first follow-up, not by every cold start (ragfood.conversation).
     assert "ragfood.conversation" in cold_start["modules"]
     assert "ragfood.followup" not in cold_start["modules"]
+
+
+def test_the_first_ask_does_not_load_httpcore(cold_start):
+    # Our clients send through ragfood.transport (http.client, loaded anyway): httpx's own
+    # transport would load httpcore and h11 at the first client, ~12 ms of CPU.
+    assert "ragfood.transport" in cold_start["modules"]
+    loaded = [m for m in cold_start["modules"] if m.split(".")[0] in ("httpcore", "h11")]
+    assert loaded == []
 
 
 def test_cold_path_models_are_built_from_evaluated_annotations():

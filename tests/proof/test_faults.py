@@ -25,6 +25,7 @@ import pytest
 from ragfood.errors import VectorError, VectorUnavailable
 from ragfood.foods import MAX_TEXT_BYTES
 from ragfood.retry import RetryPolicy
+from ragfood.transport import StdlibTransport
 from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
@@ -359,14 +360,14 @@ def test_a_url_that_is_not_an_index_is_reported_at_once_not_retried(s3, function
 def wire_requests(monkeypatch) -> dict[tuple[int, str], int]:
     """(port, path) -> HTTP requests this process put on the wire (retries included)."""
     counts: dict[tuple[int, str], int] = {}
-    real = httpx.HTTPTransport.handle_request
+    real = StdlibTransport.handle_request
 
-    def counting(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+    def counting(self: StdlibTransport, request: httpx.Request) -> httpx.Response:
         key = (request.url.port or 0, request.url.path)
         counts[key] = counts.get(key, 0) + 1
         return real(self, request)
 
-    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", counting)
+    monkeypatch.setattr(StdlibTransport, "handle_request", counting)
     return counts
 
 
