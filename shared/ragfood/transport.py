@@ -63,13 +63,15 @@ class StdlibTransport(httpx.BaseTransport):
             _send(connection, request, timeouts.get("write"))
         except BaseException as exc:
             connection.close()
-            raise _translated(exc, request, "write") from exc
+            _raise_as_httpx(exc, request, "write")
+            raise
         try:
             connection.sock.settimeout(timeouts.get("read"))  # type: ignore[union-attr]
             answer = connection.getresponse()
         except BaseException as exc:
             connection.close()
-            raise _translated(exc, request, "read") from exc
+            _raise_as_httpx(exc, request, "read")
+            raise
         return httpx.Response(
             answer.status,
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.getheaders()],
@@ -109,7 +111,8 @@ class StdlibTransport(httpx.BaseTransport):
             connection.connect()
         except BaseException as exc:
             connection.close()
-            raise _translated(exc, request, "connect") from exc
+            _raise_as_httpx(exc, request, "connect")
+            raise
         return connection
 
     def _release(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
@@ -144,7 +147,8 @@ class _Body(httpx.SyncByteStream):
                 yield chunk
         except Exception as exc:
             self._connection.close()
-            raise _translated(exc, self._request, "read") from exc
+            _raise_as_httpx(exc, self._request, "read")
+            raise
         if answer.length:  # read1 ends quietly when the peer closes before Content-Length
             self._connection.close()
             raise httpx.RemoteProtocolError(
@@ -217,19 +221,21 @@ _ERRORS: dict[str, type[httpx.NetworkError]] = {
 }
 
 
-def _translated(exc: BaseException, request: httpx.Request, phase: str) -> BaseException:
-    """The httpx exception httpx's own transport raises for the same failure in `phase`."""
-    if isinstance(exc, httpx.HTTPError) or not isinstance(exc, Exception):
-        return exc
+def _raise_as_httpx(exc: BaseException, request: httpx.Request, phase: str) -> None:
+    """Raise the httpx exception httpx's own transport raises for the same failure in `phase`
+    (returns for anything else, for the caller to re-raise as it is)."""
     message = str(exc) or type(exc).__name__
+    translated: httpx.TransportError
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
-        return _TIMEOUTS[phase](message, request=request)
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return httpx.RemoteProtocolError(
+        translated = _TIMEOUTS[phase](message, request=request)
+    elif isinstance(exc, http.client.RemoteDisconnected):
+        translated = httpx.RemoteProtocolError(
             "Server disconnected without sending a response.", request=request
         )
-    if isinstance(exc, http.client.HTTPException):
-        return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, OSError):
-        return _ERRORS[phase](message, request=request)
-    return exc
+    elif isinstance(exc, http.client.HTTPException):
+        translated = httpx.RemoteProtocolError(message, request=request)
+    elif isinstance(exc, OSError):
+        translated = _ERRORS[phase](message, request=request)
+    else:
+        return
+    raise translated from exc
