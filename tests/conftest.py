@@ -24,6 +24,7 @@ The generator: ``stub`` is the session's Ollama/OpenAI-protocol stub server
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,6 +39,14 @@ _namespace_numbers = itertools.count()
 # dense conformance suite needs dense-only; the ask path's tests (tests/core/test_pipeline.py)
 # run on both kinds, and the demo and `ragfood doctor`'s tests on hybrid ones.
 PRODUCT_INDEX_SPARSE = "none"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a non-interactive shell (`make test &`) inherits
+    # SIGINT ignored, and so would every CLI it starts: the Ctrl-C tests could never interrupt
+    # them. A handler (unlike "ignored") is reset to the default in each child.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
