@@ -71,6 +71,14 @@ class GeneratorStub:
     def request_count(self) -> int:
         return len(self.state.requests)
 
+    def open_streams_after(self, timeout_s: float = 5.0) -> int:
+        """The trickles still open once none is, or after `timeout_s`: a client that hung up (or
+        cut the generation) is noticed at the stub's next token."""
+        until = time.monotonic() + timeout_s
+        while self.state.open_streams and time.monotonic() < until:
+            time.sleep(0.1)
+        return self.state.open_streams
+
     def reset(self) -> None:
         self.state.mode, self.state.delay_s, self.state.trickle_s = "ok", 0.0, 1.0
         self.state.stall_after = None
