@@ -98,10 +98,14 @@ class VectorService:
         self.hybrid = config.hybrid
         self.resumable = ResumableQueries()
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embedder(self) -> Embedder:
+        """The embedding model; on an index without one, what Upstash answers a text request."""
         if self.embedder is None:
             raise unprocessable(NO_EMBEDDING_MODEL)
-        return self.embedder.embed(texts)
+        return self.embedder
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self._embedder().embed(texts)
 
     def _sparse_documents(self, texts: list[str]) -> list[SparseVector | None]:
         if not self.hybrid:
@@ -115,8 +119,7 @@ class VectorService:
         return "Success"
 
     def upsert_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> str:
-        if self.embedder is None:
-            raise unprocessable(NO_EMBEDDING_MODEL)
+        self._embedder()  # no model: 422 before the body is parsed
         items = parse_upsert_data(body)
         texts = [item.data or "" for item in items]
         vectors = self._embed(texts)
@@ -192,8 +195,7 @@ class VectorService:
         return self._search(namespace, specs, is_batch)
 
     def query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> list[Any]:
-        if self.embedder is None:
-            raise unprocessable(NO_EMBEDDING_MODEL)
+        self._embedder()  # no model: 422 before the body is parsed
         specs, is_batch = parse_queries(body, self.dimension, by_data=True, hybrid=self.hybrid)
         return self._search(namespace, self._embed_queries(specs), is_batch)
 
@@ -336,8 +338,7 @@ class VectorService:
         return self._start_resumable(namespace, spec, max_idle)
 
     def resumable_query_data(self, namespace: str, body: Any, params: Mapping[str, str]) -> Any:
-        if self.embedder is None:
-            raise unprocessable(NO_EMBEDDING_MODEL)
+        self._embedder()  # no model: 422 before the body is parsed
         spec, max_idle = parse_resumable_start(body, self.dimension, True, self.hybrid)
         return self._start_resumable(namespace, self._embed_queries([spec])[0], max_idle)
 
