@@ -14,6 +14,8 @@ were written for dense scores, and the vector service's dense conformance suite 
 Hybrid (dense + BM25) services: ``VectorServer(sparse="bm25")`` or
 ``start_vector_server(sparse="bm25")``; tests/vector/conftest.py has a session one.
 
+``silent_endpoint``: the URL of a port that accepts connections and never answers.
+
 AWS: ``moto_endpoint`` is moto's standalone server over HTTP (S3, DynamoDB, SSM...), one for the
 session.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,6 +50,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # them. A handler (unlike "ignored") is reset to the default in each child.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """A TCP port that takes connections and never answers (a black-holed route, such as
+    a function in a VPC with no way to DynamoDB, or an index behind a dead proxy)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # connections complete in the backlog; nothing is ever read
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 @pytest.fixture(scope="session")

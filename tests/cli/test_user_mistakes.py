@@ -42,28 +42,17 @@ def test_ingest_without_the_vector_service_fails_at_once(cli_env, tmp_path):
 
 
 def test_ingest_against_an_index_that_never_answers_fails_within_the_read_timeout(
-    cli_env, tmp_path
+    cli_env, tmp_path, silent_endpoint
 ):
     # Connections are accepted, nothing is ever answered: without a bound of its own, the
     # reachability check would wait out every attempt of the write timeout (4 x 120 s).
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
     foods = tmp_path / "foods.json"
     foods.write_text(json.dumps([PHO]))
-    env = {
-        **cli_env,
-        "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
-        "RAGFOOD_VECTOR_TIMEOUT_S": "2",
-    }
+    env = {**cli_env, "UPSTASH_VECTOR_REST_URL": silent_endpoint, "RAGFOOD_VECTOR_TIMEOUT_S": "2"}
     env.pop("RAGFOOD_MAX_ATTEMPTS", None)  # the default attempts and write timeout
-    try:
-        result = subprocess.run(
-            [str(RAGFOOD), "ingest", str(foods)], env=env, capture_output=True, text=True,
-            timeout=90,
-        )  # fmt: skip
-    finally:
-        silent.close()
+    result = subprocess.run(
+        [str(RAGFOOD), "ingest", str(foods)], env=env, capture_output=True, text=True, timeout=90
+    )
     assert result.returncode == 1
     assert "vector index at 127.0.0.1 timed out" in result.stderr
     _clean(result.stderr)

@@ -4,9 +4,7 @@ stub generator, and moto's DynamoDB server over HTTP."""
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,16 +51,6 @@ def pipeline_for(
     # every ask really retrieves.
     gateway = make_gateway(server, write=False)
     return Pipeline(gateway, generator, namespace=namespace, min_score=0.5, cache_size=0)
-
-
-@pytest.fixture
-def silent_endpoint() -> Iterator[str]:
-    """A TCP port that takes connections and never answers (a black-holed route, such as a
-    function in a VPC with no way to DynamoDB)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)  # connections complete in the backlog; nothing is ever read
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 @pytest.fixture
