@@ -67,9 +67,9 @@ class Settings(BaseModel):
     top_k: int = _env("RAGFOOD_TOP_K", default=4, ge=1, le=50)
     # Relevance = (1 - w) * dense score + w * lexical coverage; the best source must reach the
     # min score or the question is refused. Chosen by the calibration of `ragfood eval
-    # --calibrate` on BOTH labelled sets pooled (bench/bench_retrieval.py prints it with its
-    # held-out figures: pooled CV and cross-set; docs/performance.md, Retrieval); re-calibrate
-    # for another embedding model.
+    # --calibrate` on the labelled sets pooled (which ones: MIN_SCORE above;
+    # bench/bench_retrieval.py prints it with its held-out figures: pooled CV and cross-set;
+    # docs/performance.md, Retrieval); re-calibrate for another embedding model.
     min_score: float = _env("RAGFOOD_MIN_SCORE", default=MIN_SCORE, ge=0, le=1)
     lexical_weight: float = _env("RAGFOOD_LEXICAL_WEIGHT", default=LEXICAL_WEIGHT, ge=0, le=1)
     # auto: read the index kind (hybrid or dense-only) from info() once per container.

@@ -121,8 +121,7 @@ def _moved_to(question: str) -> str:
     something and does not point back ("and its sauce?", "and the sauce?" stay with the previous
     subject); else ""."""
     rest = question.strip()
-    while rest.casefold().startswith(LEADS):
-        lead = next(lead for lead in LEADS if rest.casefold().startswith(lead))
+    while lead := next((lead for lead in LEADS if rest.casefold().startswith(lead)), ""):
         rest = rest[len(lead) :].lstrip()
     if rest == question.strip() or _has_back_reference(rest):
         return ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ragfood.foods import FoodRecord
-from ragfood_cli.evaluate import Question
+from ragfood_cli.question_file import Question
 
 DEFAULT_K = 5
 DEFAULT_SAMPLE = 25

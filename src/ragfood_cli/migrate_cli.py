@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from ragfood.vector import VectorGateway
     from ragfood_cli.chroma_source import ChromaCollection
     from ragfood_cli.compare import Comparison, QueryEmbedder
-    from ragfood_cli.evaluate import Question
     from ragfood_cli.migrate import Migration
+    from ragfood_cli.question_file import Question
 
 EXIT_FAILED, EXIT_PARTIAL, EXIT_LOST = 1, 2, 3
 
@@ -347,10 +347,10 @@ def _exit_code(outcome: dict[str, Any]) -> int:
 
 
 def _load_questions(path: Path, fail: Any) -> list[Question]:
-    from ragfood_cli.evaluate import load_questions
+    from ragfood_cli.question_file import read_questions
 
     try:
-        return load_questions(path)
+        return read_questions(path).questions
     except ValueError as exc:  # the file, the item and the problem (question_file)
         raise fail(exc) from None
 
