@@ -21,6 +21,12 @@ def two_turns(conversations: Conversations):
     return first, second
 
 
+@pytest.fixture
+def conversations(minilm_server, dataset_namespace) -> Conversations:
+    """Conversations on the bundled data set without a generator, their sessions in memory."""
+    return Conversations(pipeline_for(minilm_server, dataset_namespace), MemorySessionStore())
+
+
 def test_the_follow_up_alone_does_not_find_bibimbap(minilm_server, dataset_namespace):
     """Why resolution is needed: the question by itself names nothing."""
     hits = pipeline_for(minilm_server, dataset_namespace).ask(FOLLOW_UP).sources
@@ -115,14 +121,9 @@ def test_a_failing_or_slow_generator_falls_back_to_the_rule_in_bounded_time(
     assert stub.open_streams_after(5) == 0
 
 
-def test_a_long_conversation_follows_the_subject_the_user_moved_to(
-    minilm_server, dataset_namespace
-):
+def test_a_long_conversation_follows_the_subject_the_user_moved_to(conversations):
     """Five turns without a generator: the user moves from bibimbap to pho ("What about pho?"),
     and the follow-ups after that are about pho, not about "pho bibimbap"."""
-    conversations = Conversations(
-        pipeline_for(minilm_server, dataset_namespace), MemorySessionStore()
-    )
     session_id, exchanges = None, []
     for question in [
         "What is in bibimbap?",
@@ -140,10 +141,7 @@ def test_a_long_conversation_follows_the_subject_the_user_moved_to(
     assert [e.answer.sources[0].id for e in exchanges[2:]] == ["pho", "pho", "pho"]
 
 
-def test_a_follow_up_on_a_name_with_accents_finds_it(minilm_server, dataset_namespace):
-    conversations = Conversations(
-        pipeline_for(minilm_server, dataset_namespace), MemorySessionStore()
-    )
+def test_a_follow_up_on_a_name_with_accents_finds_it(conversations):
     first = conversations.ask("What is pão de queijo?")
     assert first.answer.sources[0].id == "pao-de-queijo"
     second = conversations.ask("Which country is it from?", session_id=first.session_id)
@@ -158,12 +156,7 @@ def test_a_follow_up_on_a_name_with_accents_finds_it(minilm_server, dataset_name
         ("Which country is jollof rice from?", "And what about fufu?", "fufu"),
     ],
 )
-def test_what_about_another_dish_finds_that_dish(
-    minilm_server, dataset_namespace, first, follow_up, expected
-):
-    conversations = Conversations(
-        pipeline_for(minilm_server, dataset_namespace), MemorySessionStore()
-    )
+def test_what_about_another_dish_finds_that_dish(conversations, first, follow_up, expected):
     opened = conversations.ask(first)
     second = conversations.ask(follow_up, session_id=opened.session_id)
     assert second.answer.sources[0].id == expected, second.resolved_question
