@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +32,7 @@ from tests.support.chroma import (
     hash_embed,
     tree_digest,
 )
+from tests.support.env import ragfood_env
 from tests.support.samples import PHO
 
 DOCUMENTS = generated_documents(120)
@@ -587,11 +590,6 @@ def test_an_interrupted_migration_stops_cleans_up_and_resumes(
     """Ctrl-C (or a SIGTERM) stops sending at once: it used to send every remaining batch first,
     and a SIGTERM left the private copy of the directory behind in TMPDIR (a SIGKILL still does:
     the next run removes it). Run again, it writes only what is missing and loses nothing."""
-    import signal
-    import time
-
-    from tests.support.env import ragfood_env
-
     server = start_vector_server(embedder="hash", latency_ms=400)
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -635,8 +633,6 @@ def test_a_migration_stopped_by_a_used_up_quota_reports_what_it_wrote(
 ):
     """The report said "upserted": 0 while the batches sent before the quota ran out were in the
     index (owned by the migration): the figures must be what the index holds."""
-    from tests.support.env import ragfood_env
-
     server = start_vector_server(embedder="hash", write_quota=3)
     env = ragfood_env(server, fresh_namespace, RAGFOOD_BATCH_SIZE="10", RAGFOOD_PARALLELISM="1")
     argv = [str(RAGFOOD), "migrate", "chroma", str(chroma_dir), "--collection", "foods", "--json"]
