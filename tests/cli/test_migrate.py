@@ -12,10 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +32,7 @@ from tests.support.chroma import (
     tree_digest,
 )
 from tests.support.env import ragfood_env
+from tests.support.peer import serving
 from tests.support.samples import PHO
 
 DOCUMENTS = generated_documents(120)
@@ -419,12 +419,8 @@ class _OllamaEmbed(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def ollama_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OllamaEmbed)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_OllamaEmbed) as url:
+        yield url
 
 
 def test_comparison_embeds_questions_with_an_ollama_endpoint(migrate, ollama_url):

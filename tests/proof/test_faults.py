@@ -15,8 +15,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -30,6 +29,7 @@ from ragfood_vector.launcher import VectorServer, free_port
 from tests.core.conftest import make_gateway
 from tests.functions.conftest import load_event
 from tests.proof.conftest import LEAK_MARKERS, as_json, put_upload, report_in_bucket
+from tests.support.peer import serving
 from tests.support.samples import FEIJOADA, MOCHI
 from tests.support.trickle_proxy import TrickleProxy
 
@@ -292,18 +292,6 @@ class _EchoingFailure(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-
-@contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A stand-in peer on 127.0.0.1 answering with `handler`: its URL, while the block runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
