@@ -49,14 +49,11 @@ class TrickleProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def _take_turn(self) -> bool:
-        """Whether this request is one of those to trickle."""
+    def _count(self) -> int:
+        """This request's number (the first is 1)."""
         with self._lock:
             self.requests += 1
-            return self.requests <= self.trickled
-
-    def _down(self) -> bool:
-        return self.down_after is not None and self.requests > self.down_after
+            return self.requests
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -75,14 +72,16 @@ class TrickleProxy:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                trickle = proxy._take_turn()
-                if proxy._down():
+                number = proxy._count()
+                if proxy.down_after is not None and number > proxy.down_after:
+                    down = b'{"error":"Service is down."}'
                     self.send_response(503)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "28")
+                    self.send_header("Content-Length", str(len(down)))
                     self.end_headers()
-                    self.wfile.write(b'{"error":"Service is down."}')
+                    self.wfile.write(down)
                     return
+                trickle = number <= proxy.trickled
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 answer = httpx.request(
                     self.command, proxy.target_url + self.path, content=body, headers=headers
