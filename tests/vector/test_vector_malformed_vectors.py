@@ -14,7 +14,6 @@ from upstash_vector.types import SparseVector, Vector
 
 from ragfood_vector.launcher import VectorServer
 
-Vec = Callable[..., list[float]]
 Post = Callable[..., httpx.Response]
 
 DENSE = [0.5] * 384
