@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from upstash_vector import Index
 from upstash_vector.errors import UpstashError
@@ -91,15 +90,11 @@ def test_update_with_data_stores_the_text_without_embedding(raw_index: Index) ->
 @pytest.mark.parametrize("path", ["upsert-data", "query-data", "resumable-query-data"])
 @pytest.mark.parametrize("sparse", ["none", "bm25"])
 def test_text_on_an_index_without_model_is_answered_422_as_upstash_documents(
-    raw_server: VectorServer, start_vector_server, path: str, sparse: str
+    raw_server: VectorServer, start_vector_server, post, path: str, sparse: str
 ) -> None:
     # Upstash's upsert-data and query-data references: "422 Unprocessable Entity" with this body.
     server = raw_server if sparse == "none" else start_vector_server(embedder="none", sparse=sparse)
-    response = httpx.post(
-        f"{server.url}/{path}",
-        json={"id": "a", "data": "tomato soup"},
-        headers={"Authorization": f"Bearer {server.token}"},
-    )
+    response = post(path, {"id": "a", "data": "tomato soup"}, server)
 
     assert response.status_code == 422
     assert response.json() == {"error": NO_MODEL, "status": 422}
