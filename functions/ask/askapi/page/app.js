@@ -174,8 +174,7 @@
       if (turn.sentSession && data.session_id && data.session_id !== turn.sentSession) {
         // The server no longer knows the conversation (it expired, or the server restarted):
         // this question was asked on its own, which explains an answer that misses the context.
-        turn.resolved.textContent = "The earlier conversation has expired: this question was asked on its own, in a new one.";
-        turn.resolved.hidden = false;
+        show(turn.resolved, "The earlier conversation has expired: this question was asked on its own, in a new one.");
       }
       showSources(turn, data.sources);
       status(data.sources.length ? "Writing the answer…" : "No matching source.");
@@ -185,14 +184,12 @@
       turn.finished = true;
       remember(data);
       if (data.resolved_question && data.resolved_question !== turn.question) {
-        turn.resolved.textContent = `Answered as: ${data.resolved_question}`;
-        turn.resolved.hidden = false;
+        show(turn.resolved, `Answered as: ${data.resolved_question}`);
       }
-      turn.note.textContent = (data.degraded ? `Degraded: ${data.reason || "generator unavailable"}. ` : "")
+      show(turn.note, (data.degraded ? `Degraded: ${data.reason || "generator unavailable"}. ` : "")
         + answeredBy(data.generator || {})
-        + (data.timings_ms && data.timings_ms.total ? ` in ${Math.round(data.timings_ms.total)} ms.` : ".");
+        + (data.timings_ms && data.timings_ms.total ? ` in ${Math.round(data.timings_ms.total)} ms.` : "."));
       turn.note.classList.toggle("degraded", Boolean(data.degraded));
-      turn.note.hidden = false;
       status("Ask a follow-up, or start a new conversation.");
     } else if (event === "error") {
       turn.finished = true;
@@ -243,9 +240,13 @@
   }
 
   function finishWithError(turn, message) {
-    turn.note.textContent = message;
+    show(turn.note, message);
     turn.note.classList.add("degraded");
-    turn.note.hidden = false;
     status(message, true);
+  }
+
+  function show(element, text) {  // a turn's line that starts hidden
+    element.textContent = text;
+    element.hidden = false;
   }
 })();
